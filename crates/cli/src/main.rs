@@ -1,0 +1,445 @@
+//! `datasieve`: the command line. Flag definitions plus glue: arguments are
+//! validated into library options, the library does the work, this file prints.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use datasieve::engine::{check_examples, ScanConfig, Scanner};
+use datasieve::report::{self, OutputFormat, ReportOptions};
+use datasieve::rules::RuleSet;
+use datasieve::scan::{scan_inputs, FileStatus, ScanOptions};
+use datasieve::source::{collect_inputs, WalkOptions};
+
+/// Exit codes, as documented in the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exit {
+    /// Nothing found.
+    Clean = 0,
+    /// Findings.
+    Findings = 1,
+    /// Usage error, or nothing could be scanned.
+    Error = 2,
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "datasieve",
+    version,
+    about = "Find and redact PII and credentials in training datasets"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Scan files, folders or stdin (`-`) and report findings.
+    Scan(ScanArgs),
+    /// List the loaded rules, or check their examples (`rules check`).
+    Rules(RulesArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+struct RuleArgs {
+    /// Extra rule file or folder of *.toml rule files (repeatable).
+    #[arg(long = "rules", value_name = "PATH")]
+    rules: Vec<PathBuf>,
+    /// Use only the rules from --rules, not the built-in catalog.
+    #[arg(long)]
+    no_builtin_rules: bool,
+}
+
+#[derive(Args, Debug)]
+struct ScanArgs {
+    /// Files or folders to scan; `-` reads stdin.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Print values unmasked (they are masked by default).
+    #[arg(long)]
+    show_secrets: bool,
+    /// Print counts by rule, category and severity (after the findings; to stderr for
+    /// machine formats).
+    #[arg(long)]
+    summary: bool,
+    #[command(flatten)]
+    rules: RuleArgs,
+    /// Scan files that look binary instead of skipping them.
+    #[arg(long)]
+    binary: bool,
+    /// No progress bar and no notes on stderr.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+    /// Worker threads (default: all cores; 1 runs on the calling thread only).
+    #[arg(long, short = 'j', value_name = "N")]
+    threads: Option<usize>,
+    /// Report only findings with at least this confidence (0..1).
+    #[arg(long, default_value_t = 0.5, value_name = "X")]
+    min_confidence: f32,
+    /// Also show candidates that were dropped, with the reason.
+    #[arg(long)]
+    explain: bool,
+    /// Print per-rule candidate counts and time (to stderr).
+    #[arg(long)]
+    stats: bool,
+    /// Follow symbolic links when walking folders.
+    #[arg(long)]
+    follow_links: bool,
+    /// Also scan inside .git folders.
+    #[arg(long)]
+    include_git: bool,
+    /// Never memory-map inputs.
+    #[arg(long)]
+    no_mmap: bool,
+    /// Exit with 2 when any input could not be scanned.
+    #[arg(long)]
+    strict: bool,
+    /// Colour: auto, always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+}
+
+#[derive(Args, Debug)]
+struct RulesArgs {
+    /// `check` runs every rule's examples and fails on the first broken rule.
+    #[arg(value_parser = ["list", "check"], default_value = "list")]
+    action: String,
+    /// Output format for the list.
+    #[arg(long, short = 'f', value_enum, default_value_t = ListFormat::Human)]
+    format: ListFormat,
+    #[command(flatten)]
+    rules: RuleArgs,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Human,
+    Json,
+    Jsonl,
+    Sarif,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum ListFormat {
+    Human,
+    Json,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl From<Format> for OutputFormat {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Human => OutputFormat::Human,
+            Format::Json => OutputFormat::Json,
+            Format::Jsonl => OutputFormat::Jsonl,
+            Format::Sarif => OutputFormat::Sarif,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                Exit::Error
+            } else {
+                Exit::Clean
+            };
+            let _ = e.print();
+            return ExitCode::from(code as u8);
+        }
+    };
+    let result = match cli.command {
+        Command::Scan(args) => run_scan(args),
+        Command::Rules(args) => run_rules(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            if e.downcast_ref::<io::Error>()
+                .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            {
+                return ExitCode::from(Exit::Clean as u8);
+            }
+            eprintln!("datasieve: error: {e:#}");
+            ExitCode::from(Exit::Error as u8)
+        }
+    }
+}
+
+fn load_rules(args: &RuleArgs) -> Result<RuleSet> {
+    let mut set = if args.no_builtin_rules {
+        RuleSet::new()
+    } else {
+        RuleSet::builtin().context("loading the built-in rules")?
+    };
+    for path in &args.rules {
+        set.add_path(path)?;
+    }
+    if set.is_empty() {
+        anyhow::bail!("no rules loaded");
+    }
+    Ok(set)
+}
+
+fn run_rules(args: RulesArgs) -> Result<Exit> {
+    let set = load_rules(&args.rules)?;
+    if args.action == "check" {
+        let failures = check_examples(&set)?;
+        for f in &failures {
+            eprintln!("{f}");
+        }
+        if failures.is_empty() {
+            println!("{} rules ok: ids unique, regexes compile, every example matches and no negative example does", set.len());
+            return Ok(Exit::Clean);
+        }
+        eprintln!("{} failure(s)", failures.len());
+        return Ok(Exit::Findings);
+    }
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    match args.format {
+        ListFormat::Json => {
+            let list: Vec<_> = set
+                .rules()
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "id": r.rule.id,
+                        "name": r.rule.name,
+                        "category": r.rule.category.as_str(),
+                        "severity": r.rule.severity.as_str(),
+                        "label": r.rule.label(),
+                        "keywords": r.rule.keywords,
+                        "validators": r.rule.validators.iter().map(|v| v.name().to_string()).collect::<Vec<_>>(),
+                        "context": r.rule.context.as_ref().map(|c| &c.words),
+                        "source": r.source,
+                    })
+                })
+                .collect();
+            serde_json::to_writer_pretty(&mut out, &list)?;
+            writeln!(out)?;
+        }
+        ListFormat::Human => {
+            let w = set
+                .rules()
+                .iter()
+                .map(|r| r.rule.id.len())
+                .max()
+                .unwrap_or(0);
+            for r in set.rules() {
+                let validators: Vec<_> = r.rule.validators.iter().map(|v| v.name()).collect();
+                writeln!(
+                    out,
+                    "{:<w$}  {:<13} {:<8} {}{}",
+                    r.rule.id,
+                    r.rule.category.as_str(),
+                    r.rule.severity.as_str(),
+                    r.rule.name,
+                    if validators.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" [{}]", validators.join(", "))
+                    }
+                )?;
+            }
+            writeln!(out, "{} rules", set.len())?;
+        }
+    }
+    out.flush()?;
+    Ok(Exit::Clean)
+}
+
+fn run_scan(args: ScanArgs) -> Result<Exit> {
+    if !(0.0..=1.0).contains(&args.min_confidence) {
+        anyhow::bail!("--min-confidence must be between 0 and 1");
+    }
+    if args.threads == Some(0) {
+        anyhow::bail!("--threads must be at least 1");
+    }
+    let set = load_rules(&args.rules)?;
+    let scanner = Scanner::new(&set).context("compiling the rules")?;
+    let (inputs, walk_errors) = collect_inputs(
+        &args.paths,
+        &WalkOptions {
+            follow_links: args.follow_links,
+            include_git: args.include_git,
+        },
+    );
+    let opts = ScanOptions {
+        engine: ScanConfig {
+            explain: args.explain,
+            min_confidence: args.min_confidence,
+        },
+        binary: args.binary,
+        mmap_threshold: if args.no_mmap {
+            u64::MAX
+        } else {
+            datasieve::read::DEFAULT_MMAP_THRESHOLD
+        },
+        stats: args.stats,
+        ..ScanOptions::default()
+    };
+
+    let show_progress = !args.quiet && io::stderr().is_terminal();
+    let bar = if show_progress {
+        let total: u64 = inputs
+            .iter()
+            .filter_map(|i| match i {
+                datasieve::source::Input::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+                datasieve::source::Input::Stdin => None,
+            })
+            .sum();
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} ({bytes_per_sec}) {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(Arc::new(bar))
+    } else {
+        None
+    };
+    let files_done = std::sync::atomic::AtomicUsize::new(0);
+    let total_files = inputs.len();
+    let progress = |bytes: u64| {
+        if let Some(bar) = &bar {
+            let n = files_done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            bar.inc(bytes);
+            bar.set_message(format!("{n}/{total_files} files"));
+        }
+    };
+
+    let pool = build_pool(args.threads)?;
+    let mut report = pool.install(|| scan_inputs(&inputs, &scanner, &opts, &progress));
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    for e in walk_errors {
+        report.files.push(datasieve::FileOutcome {
+            path: e.path.into(),
+            bytes: 0,
+            findings: Vec::new(),
+            status: FileStatus::Error(e.message),
+            warnings: Vec::new(),
+        });
+    }
+    report.files.sort_by(|a, b| a.path.cmp(&b.path));
+
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let format: OutputFormat = args.format.into();
+    report::write_report(
+        &mut out,
+        &report,
+        format,
+        &ReportOptions {
+            show_secrets: args.show_secrets,
+            color,
+        },
+    )?;
+    if args.summary {
+        if format == OutputFormat::Human {
+            report::write_summary(&mut out, &report)?;
+        } else {
+            out.flush()?;
+            report::write_summary(&mut io::stderr().lock(), &report)?;
+        }
+    }
+    out.flush()?;
+
+    // Notes on stderr: what was not scanned and why (machine formats carry them too).
+    if !args.quiet {
+        let mut err = io::stderr().lock();
+        for f in &report.files {
+            match &f.status {
+                FileStatus::Error(e) if format != OutputFormat::Human => {
+                    writeln!(err, "datasieve: {}: {e}", f.path)?
+                }
+                FileStatus::SkippedBinary => writeln!(
+                    err,
+                    "datasieve: {}: skipped (binary file; use --binary to scan it)",
+                    f.path
+                )?,
+                _ => {}
+            }
+            for w in &f.warnings {
+                writeln!(err, "datasieve: {}: warning: {w}", f.path)?;
+            }
+        }
+    }
+    if args.stats {
+        write_stats(&scanner, &report)?;
+    }
+
+    let errors = report.error_count();
+    let nothing_scanned = report.scanned_count() == 0 && (errors > 0 || report.files.is_empty());
+    if nothing_scanned || (args.strict && errors > 0) {
+        if report.files.is_empty() {
+            eprintln!("datasieve: error: no input files found");
+        }
+        return Ok(Exit::Error);
+    }
+    Ok(if report.finding_count() > 0 {
+        Exit::Findings
+    } else {
+        Exit::Clean
+    })
+}
+
+fn write_stats(scanner: &Scanner, report: &datasieve::ScanReport) -> Result<()> {
+    let mut rows: Vec<(usize, &datasieve::engine::RuleStats)> =
+        report.stats.iter().enumerate().collect();
+    rows.sort_by(|a, b| b.1.nanos.cmp(&a.1.nanos));
+    let mut err = io::stderr().lock();
+    writeln!(
+        err,
+        "{:<44} {:>10} {:>11} {:>8} {:>10}",
+        "rule", "windows", "candidates", "kept", "ms"
+    )?;
+    for (idx, s) in rows.into_iter().filter(|(_, s)| s.windows > 0) {
+        writeln!(
+            err,
+            "{:<44} {:>10} {:>11} {:>8} {:>10.2}",
+            scanner.rule(idx).id,
+            s.windows,
+            s.candidates,
+            s.kept,
+            s.nanos as f64 / 1e6
+        )?;
+    }
+    Ok(())
+}
+
+fn build_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
+    let mut b = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = threads {
+        b = b.num_threads(n);
+        if n == 1 {
+            // One thread means no worker threads at all: the calling thread does the work.
+            b = b.use_current_thread();
+        }
+    }
+    b.build().context("starting the thread pool")
+}

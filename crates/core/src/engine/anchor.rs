@@ -1,0 +1,176 @@
+//! Byte anchors for rules without keywords: `@`, runs of digits, hex separators.
+//! Each finder is a single linear pass; only the passes some rule needs are run.
+
+use std::ops::Range;
+
+use crate::rules::Anchor;
+
+#[derive(Debug, Default)]
+pub(super) struct AnchorRules {
+    at: Vec<u32>,
+    /// (rule, min digits, uppercase letters required before the run)
+    digits: Vec<(u32, u32, u32)>,
+    hex_sep: Vec<u32>,
+}
+
+/// Separators allowed between the digits of one run.
+fn is_digit_sep(b: u8) -> bool {
+    matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')' | b'+')
+}
+
+fn is_hex(b: u8) -> bool {
+    b.is_ascii_hexdigit()
+}
+
+impl AnchorRules {
+    pub(super) fn add(&mut self, rule: u32, anchor: Anchor) {
+        match anchor {
+            Anchor::At => self.at.push(rule),
+            Anchor::Digits {
+                min,
+                letters_before,
+            } => self.digits.push((rule, min.max(1), letters_before)),
+            Anchor::HexSeparator => self.hex_sep.push(rule),
+        }
+    }
+
+    /// Calls `f(rule, span)` for every anchor that starts in `block`.
+    pub(super) fn find(
+        &self,
+        hay: &[u8],
+        block: Range<usize>,
+        mut f: impl FnMut(u32, Range<usize>),
+    ) {
+        if !self.at.is_empty() {
+            for i in memchr::memchr_iter(b'@', &hay[block.clone()]) {
+                let p = block.start + i;
+                for &r in &self.at {
+                    f(r, p..p + 1);
+                }
+            }
+        }
+        if !self.hex_sep.is_empty() {
+            for i in memchr::memchr2_iter(b':', b'-', &hay[block.clone()]) {
+                let p = block.start + i;
+                let left = p > 0 && is_hex(hay[p - 1]);
+                let right = hay.get(p + 1).is_some_and(|&b| is_hex(b) || b == b':');
+                // "::1" style: a colon followed by a colon and a hex digit.
+                if left && right
+                    || (hay[p] == b':' && right && hay.get(p + 2).is_some_and(|&b| is_hex(b)))
+                {
+                    for &r in &self.hex_sep {
+                        f(r, p..p + 1);
+                    }
+                }
+            }
+        }
+        if !self.digits.is_empty() {
+            let min_all = self.digits.iter().map(|d| d.1).min().unwrap_or(1);
+            for_each_digit_run(hay, block, |run, count| {
+                if count < min_all {
+                    return;
+                }
+                for &(r, min, letters) in &self.digits {
+                    if count < min {
+                        continue;
+                    }
+                    let letters = letters as usize;
+                    if letters > 0
+                        && (run.start < letters
+                            || !hay[run.start - letters..run.start]
+                                .iter()
+                                .all(u8::is_ascii_uppercase))
+                    {
+                        continue;
+                    }
+                    f(r, run.start.saturating_sub(letters)..run.end);
+                }
+            });
+        }
+    }
+}
+
+/// Finds maximal runs that start and end with an ASCII digit, where digits may be
+/// separated by at most two separator bytes, and that *start* in `block` (a run may
+/// extend past the block). Calls `f(run, digit_count)`.
+pub(super) fn for_each_digit_run(
+    hay: &[u8],
+    block: Range<usize>,
+    mut f: impl FnMut(Range<usize>, u32),
+) {
+    let mut i = block.start;
+    // A run that started before the block belongs to the previous block.
+    if i > 0 && hay[i - 1].is_ascii_digit() {
+        while i < hay.len() && hay[i].is_ascii_digit() {
+            i += 1;
+        }
+    }
+    while i < block.end {
+        if !hay[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut last_digit_end = i;
+        let mut count = 0u32;
+        let mut j = i;
+        loop {
+            while j < hay.len() && hay[j].is_ascii_digit() {
+                j += 1;
+                count += 1;
+            }
+            last_digit_end = last_digit_end.max(j);
+            // up to two separators, then a digit, continue the run
+            let mut k = j;
+            while k < hay.len() && k - j < 2 && is_digit_sep(hay[k]) {
+                k += 1;
+            }
+            if k > j && k < hay.len() && hay[k].is_ascii_digit() {
+                j = k;
+                continue;
+            }
+            break;
+        }
+        f(start..last_digit_end, count);
+        i = last_digit_end.max(start + 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runs(s: &str) -> Vec<(String, u32)> {
+        let mut v = Vec::new();
+        for_each_digit_run(s.as_bytes(), 0..s.len(), |r, c| {
+            v.push((s[r].to_string(), c))
+        });
+        v
+    }
+
+    #[test]
+    fn digit_runs_with_separators() {
+        assert_eq!(
+            runs("call (555) 123-4567 or 4111 1111 1111 1111."),
+            vec![
+                ("555) 123-4567".into(), 10),
+                ("4111 1111 1111 1111".into(), 16)
+            ]
+        );
+        assert_eq!(
+            runs("in 1999 and 2000"),
+            vec![("1999".into(), 4), ("2000".into(), 4)]
+        );
+        assert_eq!(runs("1.2.3.4"), vec![("1.2.3.4".into(), 4)]);
+        assert_eq!(runs("a - - 1"), vec![("1".into(), 1)]);
+    }
+
+    #[test]
+    fn runs_split_by_blocks_are_reported_once() {
+        let s = b"xx 12345 yy 678";
+        let mut all = Vec::new();
+        for_each_digit_run(s, 0..5, |r, _| all.push(r));
+        for_each_digit_run(s, 5..s.len(), |r, _| all.push(r));
+        assert_eq!(all, vec![3..8, 12..15]);
+    }
+}

@@ -1,0 +1,618 @@
+//! The scanning engine: rules compiled once into a [`Scanner`], shared by all threads.
+//!
+//! A scan has three steps per haystack:
+//! 1. *prefilter*: one Aho-Corasick automaton over every rule keyword, plus cheap
+//!    byte anchors (`@`, digit runs, hex separators) for rules without keywords;
+//! 2. *confirm*: each rule's regex runs only in bounded windows around its candidates
+//!    (windows that touch are merged, so dense candidates cost one linear pass);
+//! 3. *validate and score*: placeholders, checksums, entropy and context words decide
+//!    whether the candidate is kept and with what confidence.
+//!
+//! ```
+//! use datasieve::{engine::{Scanner, ScanConfig}, rules::RuleSet};
+//! let scanner = Scanner::new(&RuleSet::builtin().unwrap()).unwrap();
+//! let found = scanner.scan(b"mail me at jane.roe@corp-mail.net", &ScanConfig::default());
+//! assert_eq!(scanner.rule(found[0].rule).id, "pii.email");
+//! ```
+
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex_automata::meta;
+use regex_automata::util::captures::Captures;
+use regex_automata::Input;
+
+use crate::rules::{Category, Rule, RuleSet, Severity};
+use crate::validate::{OnFail, Validator};
+
+mod anchor;
+mod score;
+
+pub use score::placeholder_reason;
+
+/// Longest window a rule may ask for around a candidate, whatever its regex says.
+const MAX_WINDOW: usize = 64 * 1024;
+/// Window used when a regex has no upper bound and the rule sets no `max_len`.
+const DEFAULT_MAX_LEN: usize = 1024;
+/// Candidates are gathered per block of this many haystack bytes, which bounds the
+/// scratch memory whatever the input size.
+const BLOCK: usize = 1 << 20;
+
+/// The public description of a rule, shared by every finding it produces.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RuleInfo {
+    /// Stable dotted id.
+    pub id: String,
+    /// Human name.
+    pub name: String,
+    /// Category.
+    pub category: Category,
+    /// Severity.
+    pub severity: Severity,
+    /// Placeholder label for redaction.
+    pub label: String,
+    /// Catch-all rule, suppressed where a specific rule matches.
+    pub generic: bool,
+}
+
+/// Compiles a rule's regex the way the engine runs it (bytes, ASCII unless the rule
+/// asks for Unicode). Returns the regex, the index of the `value` group, and the
+/// longest match in bytes.
+pub(crate) fn compile_rule_regex(
+    rule: &Rule,
+) -> Result<(meta::Regex, Option<usize>, usize), String> {
+    let syntax = regex_automata::util::syntax::Config::new()
+        .unicode(rule.unicode)
+        .utf8(false);
+    let regex = meta::Regex::builder()
+        .syntax(syntax)
+        .configure(meta::Config::new().utf8_empty(false))
+        .build(&rule.regex)
+        .map_err(|e| format!("invalid regex: {e}"))?;
+    let value_group = regex
+        .group_info()
+        .to_index(regex_automata::PatternID::ZERO, "value");
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(rule.unicode)
+        .utf8(false)
+        .build()
+        .parse(&rule.regex)
+        .map_err(|e| format!("invalid regex: {e}"))?;
+    let bound = hir.properties().maximum_len();
+    let max_len = match (bound, rule.max_len) {
+        (_, Some(m)) => m,
+        (Some(b), None) => b,
+        (None, None) => DEFAULT_MAX_LEN,
+    }
+    .clamp(1, MAX_WINDOW);
+    if regex.is_match(Input::new("")) {
+        return Err("regex matches the empty string".into());
+    }
+    Ok((regex, value_group, max_len))
+}
+
+struct CompiledRule {
+    info: Arc<RuleInfo>,
+    regex: meta::Regex,
+    value_group: Option<usize>,
+    max_len: usize,
+    validators: Vec<Validator>,
+    context: Option<score::Context>,
+    confidence: f32,
+    placeholder_filter: bool,
+}
+
+/// Options of one scan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanConfig {
+    /// Keep candidates that were dropped (failed checksum, placeholder, ...) with
+    /// their reason, for `--explain`.
+    pub explain: bool,
+    /// Candidates below this confidence are dropped ("below threshold").
+    pub min_confidence: f32,
+}
+
+impl Default for ScanConfig {
+    fn default() -> Self {
+        Self {
+            explain: false,
+            min_confidence: 0.5,
+        }
+    }
+}
+
+/// A match of one rule in a haystack. Offsets are half-open byte spans into the
+/// haystack given to the scan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Match {
+    /// Index of the rule in the scanner ([`Scanner::rule`]).
+    pub rule: usize,
+    /// The sensitive value (the `value` group, or the whole match).
+    pub start: usize,
+    /// End of the value.
+    pub end: usize,
+    /// The whole regex match, which may include a keyword or assignment.
+    pub match_span: Range<usize>,
+    /// 0..1.
+    pub confidence: f32,
+    /// Why the confidence is what it is, or why the candidate was dropped.
+    pub reason: Option<&'static str>,
+    /// True when the candidate did not pass (only reported with `explain`).
+    pub dropped: bool,
+}
+
+/// Per-rule counters of a scan, for `--stats`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RuleStats {
+    /// Windows the rule's regex was run in.
+    pub windows: u64,
+    /// Regex matches (candidates) before validation.
+    pub candidates: u64,
+    /// Candidates kept.
+    pub kept: u64,
+    /// Time spent in the rule's regex and validators, in nanoseconds.
+    pub nanos: u64,
+}
+
+/// Rules compiled for scanning. Immutable, `Send + Sync` and cheap to clone.
+#[derive(Clone)]
+pub struct Scanner {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    rules: Vec<CompiledRule>,
+    keywords: Option<AhoCorasick>,
+    /// Keyword pattern id -> rules that use it.
+    keyword_rules: Vec<Vec<u32>>,
+    max_keyword_len: usize,
+    anchors: anchor::AnchorRules,
+    pool: Mutex<Vec<Scratch>>,
+}
+
+impl std::fmt::Debug for Scanner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scanner")
+            .field("rules", &self.inner.rules.len())
+            .finish()
+    }
+}
+
+/// Why a scanner could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A rule's regex does not compile.
+    #[error("rule {id}: {message}")]
+    Rule {
+        /// Rule id.
+        id: String,
+        /// Reason.
+        message: String,
+    },
+    /// The keyword automaton could not be built.
+    #[error("keyword automaton: {0}")]
+    Keywords(String),
+}
+
+impl Scanner {
+    /// Compiles every rule of the set.
+    pub fn new(set: &RuleSet) -> Result<Self, EngineError> {
+        let mut rules = Vec::with_capacity(set.len());
+        let mut patterns: Vec<Vec<u8>> = Vec::new();
+        let mut keyword_rules: Vec<Vec<u32>> = Vec::new();
+        let mut anchors = anchor::AnchorRules::default();
+        for (idx, loaded) in set.rules().iter().enumerate() {
+            let rule = &loaded.rule;
+            let (regex, value_group, max_len) =
+                compile_rule_regex(rule).map_err(|message| EngineError::Rule {
+                    id: rule.id.clone(),
+                    message,
+                })?;
+            for kw in &rule.keywords {
+                let kw = kw.to_ascii_lowercase().into_bytes();
+                let pid = match patterns.iter().position(|p| *p == kw) {
+                    Some(p) => p,
+                    None => {
+                        patterns.push(kw);
+                        keyword_rules.push(Vec::new());
+                        patterns.len() - 1
+                    }
+                };
+                if !keyword_rules[pid].contains(&(idx as u32)) {
+                    keyword_rules[pid].push(idx as u32);
+                }
+            }
+            if let Some(a) = rule.anchor {
+                anchors.add(idx as u32, a);
+            }
+            rules.push(CompiledRule {
+                info: Arc::new(RuleInfo {
+                    id: rule.id.clone(),
+                    name: rule.name.clone(),
+                    category: rule.category,
+                    severity: rule.severity,
+                    label: rule.label(),
+                    generic: rule.generic,
+                }),
+                regex,
+                value_group,
+                max_len,
+                validators: loaded.validators.clone(),
+                context: rule.context.as_ref().map(score::Context::new),
+                confidence: rule.confidence,
+                placeholder_filter: rule.placeholder_filter,
+            });
+        }
+        let max_keyword_len = patterns.iter().map(Vec::len).max().unwrap_or(0);
+        let keywords = if patterns.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasickBuilder::new()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    .build(&patterns)
+                    .map_err(|e| EngineError::Keywords(e.to_string()))?,
+            )
+        };
+        Ok(Scanner {
+            inner: Arc::new(Inner {
+                rules,
+                keywords,
+                keyword_rules,
+                max_keyword_len,
+                anchors,
+                pool: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// The description of rule `idx` (as in [`Match::rule`]).
+    pub fn rule(&self, idx: usize) -> &Arc<RuleInfo> {
+        &self.inner.rules[idx].info
+    }
+
+    /// Number of rules.
+    pub fn rule_count(&self) -> usize {
+        self.inner.rules.len()
+    }
+
+    /// The longest window any rule looks at around a candidate: chunks of a large
+    /// input must overlap by at least this much.
+    pub fn max_window(&self) -> usize {
+        self.inner
+            .rules
+            .iter()
+            .map(|r| r.max_len)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Scans a whole haystack; matches are sorted by offset.
+    pub fn scan(&self, hay: &[u8], config: &ScanConfig) -> Vec<Match> {
+        let mut out = Vec::new();
+        self.scan_range_into(hay, 0..hay.len(), config, &mut out, None);
+        out
+    }
+
+    /// Scans the candidates that *start* in `range` of `hay`, appending to `out`
+    /// (sorted by offset). Confirmation windows may reach outside `range`, so that
+    /// chunks of one large haystack can be scanned independently: a match is reported
+    /// by the chunk where its candidate starts (callers de-duplicate matches that
+    /// hold candidates from two chunks). With `stats`, per-rule counters are added.
+    pub fn scan_range_into(
+        &self,
+        hay: &[u8],
+        range: Range<usize>,
+        config: &ScanConfig,
+        out: &mut Vec<Match>,
+        mut stats: Option<&mut Vec<RuleStats>>,
+    ) {
+        let mut scratch = self.take_scratch();
+        if let Some(s) = stats.as_deref_mut() {
+            s.resize(self.inner.rules.len(), RuleStats::default());
+        }
+        let first = out.len();
+        let mut pos = range.start;
+        while pos < range.end {
+            let block_end = (pos + BLOCK).min(range.end);
+            self.scan_block(
+                hay,
+                pos..block_end,
+                config,
+                &mut scratch,
+                out,
+                stats.as_deref_mut(),
+            );
+            pos = block_end;
+        }
+        let mut new = out.split_off(first);
+        finish(&self.inner.rules, &mut new);
+        out.append(&mut new);
+        self.return_scratch(scratch);
+    }
+
+    fn take_scratch(&self) -> Scratch {
+        let popped = self.inner.pool.lock().map(|mut p| p.pop()).unwrap_or(None);
+        popped.unwrap_or_else(|| Scratch::new(&self.inner.rules))
+    }
+
+    fn return_scratch(&self, s: Scratch) {
+        if let Ok(mut p) = self.inner.pool.lock() {
+            p.push(s);
+        }
+    }
+
+    fn scan_block(
+        &self,
+        hay: &[u8],
+        block: Range<usize>,
+        config: &ScanConfig,
+        scratch: &mut Scratch,
+        out: &mut Vec<Match>,
+        mut stats: Option<&mut Vec<RuleStats>>,
+    ) {
+        let inner = &*self.inner;
+        // 1. prefilter: keywords
+        if let Some(ac) = &inner.keywords {
+            let end = (block.end + inner.max_keyword_len).min(hay.len());
+            let input = aho_corasick::Input::new(hay).span(block.start..end);
+            for m in ac.find_overlapping_iter(input) {
+                if m.start() >= block.end {
+                    continue;
+                }
+                for &r in &inner.keyword_rules[m.pattern().as_usize()] {
+                    scratch.add_candidate(
+                        r as usize,
+                        m.start()..m.end(),
+                        inner.rules[r as usize].max_len,
+                        hay.len(),
+                    );
+                }
+            }
+        }
+        // 1b. prefilter: byte anchors
+        inner.anchors.find(hay, block.clone(), |rule, span| {
+            scratch.add_candidate(
+                rule as usize,
+                span,
+                inner.rules[rule as usize].max_len,
+                hay.len(),
+            );
+        });
+        // 2 + 3. confirm and score, rule by rule
+        let touched = std::mem::take(&mut scratch.touched);
+        for &r in &touched {
+            let rule = &inner.rules[r];
+            let started = stats.as_ref().map(|_| std::time::Instant::now());
+            let windows = std::mem::take(&mut scratch.windows[r]);
+            let mut counts = RuleStats {
+                windows: windows.len() as u64,
+                ..RuleStats::default()
+            };
+            for w in &windows {
+                confirm_window(hay, r, rule, w, config, scratch, out, &mut counts);
+            }
+            scratch.windows[r] = windows;
+            scratch.windows[r].clear();
+            if let (Some(s), Some(t)) = (stats.as_deref_mut(), started) {
+                let e = &mut s[r];
+                e.windows += counts.windows;
+                e.candidates += counts.candidates;
+                e.kept += counts.kept;
+                e.nanos += t.elapsed().as_nanos() as u64;
+            }
+        }
+        scratch.touched = touched;
+        scratch.touched.clear();
+    }
+}
+
+/// A confirmation window: where the regex runs, and the hull of the candidates in
+/// it (a match must overlap one to count, which rejects matches cut by the window).
+#[derive(Debug, Clone)]
+struct Window {
+    run: Range<usize>,
+    candidates: Range<usize>,
+}
+
+struct Scratch {
+    windows: Vec<Vec<Window>>,
+    touched: Vec<usize>,
+    caches: Vec<meta::Cache>,
+    captures: Vec<Captures>,
+}
+
+impl Scratch {
+    fn new(rules: &[CompiledRule]) -> Self {
+        Scratch {
+            windows: vec![Vec::new(); rules.len()],
+            touched: Vec::new(),
+            caches: rules.iter().map(|r| r.regex.create_cache()).collect(),
+            captures: rules.iter().map(|r| r.regex.create_captures()).collect(),
+        }
+    }
+
+    fn add_candidate(&mut self, rule: usize, span: Range<usize>, max_len: usize, hay_len: usize) {
+        let run = span.start.saturating_sub(max_len)..(span.end + max_len).min(hay_len);
+        let windows = &mut self.windows[rule];
+        if windows.is_empty() {
+            self.touched.push(rule);
+        }
+        if let Some(last) = windows.last_mut() {
+            if run.start <= last.run.end && run.end >= last.run.start {
+                last.run.start = last.run.start.min(run.start);
+                last.run.end = last.run.end.max(run.end);
+                last.candidates.start = last.candidates.start.min(span.start);
+                last.candidates.end = last.candidates.end.max(span.end);
+                return;
+            }
+        }
+        windows.push(Window {
+            run,
+            candidates: span,
+        });
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn confirm_window(
+    hay: &[u8],
+    r: usize,
+    rule: &CompiledRule,
+    w: &Window,
+    config: &ScanConfig,
+    scratch: &mut Scratch,
+    out: &mut Vec<Match>,
+    counts: &mut RuleStats,
+) {
+    let mut at = w.run.start;
+    while at < w.run.end {
+        let input = Input::new(hay).range(at..w.run.end);
+        let caps = &mut scratch.captures[r];
+        rule.regex
+            .search_captures_with(&mut scratch.caches[r], &input, caps);
+        let Some(m) = caps.get_match() else { break };
+        let (ms, me) = (m.start(), m.end());
+        at = if me > ms { me } else { me + 1 };
+        if ms >= w.candidates.end || me <= w.candidates.start {
+            continue;
+        }
+        let value = rule
+            .value_group
+            .and_then(|g| caps.get_group(g))
+            .map_or(ms..me, |s| s.start..s.end);
+        if value.is_empty() {
+            continue;
+        }
+        counts.candidates += 1;
+        let mut found = Match {
+            rule: r,
+            start: value.start,
+            end: value.end,
+            match_span: ms..me,
+            confidence: rule.confidence,
+            reason: None,
+            dropped: false,
+        };
+        evaluate(hay, rule, &mut found, config);
+        if !found.dropped {
+            counts.kept += 1;
+        }
+        if !found.dropped || config.explain {
+            out.push(found);
+        }
+    }
+}
+
+/// Placeholders, validators, context: sets confidence, reason and `dropped`.
+fn evaluate(hay: &[u8], rule: &CompiledRule, m: &mut Match, config: &ScanConfig) {
+    let value = &hay[m.start..m.end];
+    let drop = |m: &mut Match, why: &'static str| {
+        m.dropped = true;
+        m.reason = Some(why);
+    };
+    if rule.placeholder_filter {
+        if let Some(why) = placeholder_reason(value) {
+            m.confidence = (m.confidence * 0.25).min(0.3);
+            m.reason = Some(why);
+        }
+    }
+    for v in &rule.validators {
+        if let Err(why) = v.check(value) {
+            match v.on_fail {
+                OnFail::Drop => return drop(m, why),
+                OnFail::Lower(c) => {
+                    m.confidence = m.confidence.min(c);
+                    m.reason = Some(why);
+                }
+            }
+        }
+    }
+    if let Some(ctx) = &rule.context {
+        if ctx.found_near(hay, m.match_span.clone()) {
+            m.confidence = (m.confidence + ctx.boost).min(1.0);
+            m.reason.get_or_insert("context word nearby");
+        } else if ctx.required {
+            return drop(m, "missing context word");
+        }
+    }
+    if m.confidence < config.min_confidence {
+        let why = m.reason.unwrap_or("below confidence threshold");
+        drop(m, why);
+    }
+}
+
+/// Sorts the new matches, removes duplicates (same rule and span, found from two
+/// windows) and suppresses generic matches that overlap a specific one.
+fn finish(rules: &[CompiledRule], new: &mut Vec<Match>) {
+    new.sort_by(|a, b| {
+        (a.start, a.end, a.rule, a.dropped).cmp(&(b.start, b.end, b.rule, b.dropped))
+    });
+    new.dedup_by(|b, a| a.rule == b.rule && a.start == b.start && a.end == b.end);
+    let specific: Vec<Range<usize>> = new
+        .iter()
+        .filter(|m| !m.dropped && !rules[m.rule].info.generic)
+        .map(|m| m.start..m.end)
+        .collect();
+    if !specific.is_empty() {
+        new.retain(|m| {
+            !rules[m.rule].info.generic
+                || m.dropped
+                || !specific.iter().any(|s| s.start < m.end && m.start < s.end)
+        });
+    }
+}
+
+/// Runs every rule's examples through a scanner built from the whole set: each
+/// positive example must give a kept finding of its rule, no negative example may,
+/// and each rule needs at least two of each. Returns one message per failure, naming
+/// the rule.
+pub fn check_examples(set: &RuleSet) -> Result<Vec<String>, EngineError> {
+    let scanner = Scanner::new(set)?;
+    let config = ScanConfig::default();
+    let mut failures = Vec::new();
+    for (idx, loaded) in set.rules().iter().enumerate() {
+        let rule = &loaded.rule;
+        if rule.examples.len() < 2 || rule.negative_examples.len() < 2 {
+            failures.push(format!(
+                "{} ({}): needs at least 2 examples and 2 negative examples",
+                rule.id, loaded.source
+            ));
+        }
+        for ex in &rule.examples {
+            let found = scanner.scan(ex.as_bytes(), &config);
+            if !found.iter().any(|m| m.rule == idx && !m.dropped) {
+                let why = scanner
+                    .scan(
+                        ex.as_bytes(),
+                        &ScanConfig {
+                            explain: true,
+                            min_confidence: 0.0,
+                        },
+                    )
+                    .into_iter()
+                    .find(|m| m.rule == idx)
+                    .map_or("no regex match".to_string(), |m| {
+                        format!("dropped: {}", m.reason.unwrap_or("below threshold"))
+                    });
+                failures.push(format!("{}: example not found ({why}): {ex:?}", rule.id));
+            }
+        }
+        for ex in &rule.negative_examples {
+            let found = scanner.scan(ex.as_bytes(), &config);
+            if let Some(m) = found.iter().find(|m| m.rule == idx && !m.dropped) {
+                failures.push(format!(
+                    "{}: negative example matched {:?} in {ex:?}",
+                    rule.id,
+                    String::from_utf8_lossy(&ex.as_bytes()[m.start..m.end])
+                ));
+            }
+        }
+    }
+    Ok(failures)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,161 @@
+use super::*;
+use crate::rules::RuleSet;
+
+fn scanner_with(toml: &str) -> Scanner {
+    let mut set = RuleSet::new();
+    set.add_str("test.toml", toml).unwrap();
+    Scanner::new(&set).unwrap()
+}
+
+const TOKEN_RULE: &str = r#"
+[[rule]]
+id = "t.token"
+name = "token"
+category = "credential"
+severity = "high"
+keywords = ["tok_"]
+regex = '(?-u:\b)(?P<value>tok_[a-z0-9]{8})(?-u:\b)'
+"#;
+
+#[test]
+fn every_rule_example_passes() {
+    // The data-driven test of the catalog: every positive example yields a kept
+    // finding of its rule, no negative example does. Failures name the rule.
+    let failures = check_examples(&RuleSet::builtin().unwrap()).unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} rule example failure(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn value_group_and_offsets() {
+    let s = scanner_with(TOKEN_RULE);
+    let hay = b"x = tok_abcd1234; y = TOK_zzzz";
+    let found = s.scan(hay, &ScanConfig::default());
+    assert_eq!(found.len(), 1);
+    assert_eq!(&hay[found[0].start..found[0].end], b"tok_abcd1234");
+    assert_eq!(found[0].start, 4);
+}
+
+#[test]
+fn window_edges_see_outside_context() {
+    // The word boundary after the value must see the byte after the window.
+    let s = scanner_with(TOKEN_RULE);
+    let found = s.scan(b"tok_abcd1234x", &ScanConfig::default());
+    assert!(found.is_empty(), "{found:?}");
+}
+
+#[test]
+fn dense_keywords_do_not_blow_up() {
+    let s = scanner_with(TOKEN_RULE);
+    let mut hay = b"tok_".repeat(100_000);
+    hay.extend_from_slice(b" tok_abcd1234 ");
+    let found = s.scan(&hay, &ScanConfig::default());
+    assert_eq!(found.len(), 1);
+}
+
+#[test]
+fn chunked_scan_equals_whole_scan() {
+    let s = Scanner::new(&RuleSet::builtin().unwrap()).unwrap();
+    let mut hay = Vec::new();
+    for i in 0..2000 {
+        hay.extend_from_slice(
+            format!("line {i} contact user{i}@mail-host.org and card 4556737586899855 ok\n")
+                .as_bytes(),
+        );
+    }
+    let whole = s.scan(&hay, &ScanConfig::default());
+    assert!(whole.len() >= 4000, "{}", whole.len());
+    for size in [1000, 4096, 65_536] {
+        let mut parts = Vec::new();
+        for r in crate::scan::chunk_ranges(&hay, size) {
+            s.scan_range_into(&hay, r, &ScanConfig::default(), &mut parts, None);
+        }
+        parts.sort_by_key(|m| (m.start, m.end, m.rule));
+        parts.dedup_by(|b, a| (a.start, a.end, a.rule) == (b.start, b.end, b.rule));
+        assert_eq!(parts, whole, "chunk size {size}");
+    }
+}
+
+#[test]
+fn explain_keeps_dropped_candidates_with_reason() {
+    let s = scanner_with(
+        r#"
+[[rule]]
+id = "t.card"
+name = "card"
+category = "financial"
+severity = "high"
+anchor = { digits = { min = 13 } }
+regex = '(?-u:\b)(?P<value>[0-9]{16})(?-u:\b)'
+validators = ["luhn"]
+"#,
+    );
+    let hay = b"a 4556737586899855 b 4556737586899856";
+    let plain = s.scan(hay, &ScanConfig::default());
+    assert_eq!(plain.len(), 1);
+    let explained = s.scan(
+        hay,
+        &ScanConfig {
+            explain: true,
+            ..ScanConfig::default()
+        },
+    );
+    assert_eq!(explained.len(), 2);
+    assert!(explained[1].dropped);
+    assert_eq!(explained[1].reason, Some("failed Luhn checksum"));
+}
+
+#[test]
+fn required_context_and_boost() {
+    let s = scanner_with(
+        r#"
+[[rule]]
+id = "t.nine"
+name = "nine digits"
+category = "government_id"
+severity = "high"
+anchor = { digits = { min = 9 } }
+regex = '(?-u:\b)(?P<value>[0-9]{9})(?-u:\b)'
+confidence = 0.6
+context = { words = ["ssn"], required = true, boost = 0.3 }
+"#,
+    );
+    assert!(s
+        .scan(b"order 918273645 shipped", &ScanConfig::default())
+        .is_empty());
+    let found = s.scan(b"SSN: 918273645", &ScanConfig::default());
+    assert_eq!(found.len(), 1);
+    assert!((found[0].confidence - 0.9).abs() < 1e-6);
+}
+
+#[test]
+fn generic_rule_suppressed_by_specific() {
+    let s = scanner_with(&format!(
+        "{TOKEN_RULE}\n{}",
+        r#"
+[[rule]]
+id = "t.generic"
+name = "generic"
+category = "credential"
+severity = "medium"
+generic = true
+keywords = ["secret"]
+regex = '(?i)secret\s*=\s*(?P<value>[a-z0-9_]{8,})'
+"#
+    ));
+    let found = s.scan(b"secret = tok_abcd1234", &ScanConfig::default());
+    assert_eq!(found.len(), 1);
+    assert_eq!(s.rule(found[0].rule).id, "t.token");
+    let found = s.scan(b"secret = qwertyuiop", &ScanConfig::default());
+    assert_eq!(s.rule(found[0].rule).id, "t.generic");
+}
+
+#[test]
+fn scanner_is_send_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Scanner>();
+}

@@ -1,0 +1,530 @@
+//! Detection rules: the TOML schema, loading, checking and the embedded defaults.
+//!
+//! Rules are data. Each file under `patterns/` holds `[[rule]]` tables; the files are
+//! embedded in the library at build time and users may add their own with
+//! [`RuleSet::add_file`].
+//!
+//! ```
+//! let rules = datasieve::rules::RuleSet::builtin().unwrap();
+//! assert!(rules.get("pii.email").is_some());
+//! ```
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::validate::Validator;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded_rules.rs"));
+}
+
+/// What kind of sensitive data a rule finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// Personal data: emails, phone numbers, dates of birth.
+    Pii,
+    /// Secrets that grant access: API keys, tokens, passwords, private keys.
+    Credential,
+    /// Payment cards, bank accounts.
+    Financial,
+    /// National identity, tax and health numbers.
+    GovernmentId,
+    /// IP and MAC addresses.
+    Network,
+    /// Cryptocurrency addresses.
+    Crypto,
+    /// Other identifiers of people or devices (IMEI, VIN, ...).
+    Identifier,
+}
+
+impl Category {
+    /// The name used in rule files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Pii => "pii",
+            Category::Credential => "credential",
+            Category::Financial => "financial",
+            Category::GovernmentId => "government_id",
+            Category::Network => "network",
+            Category::Crypto => "crypto",
+            Category::Identifier => "identifier",
+        }
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How bad it is when the value leaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Low impact (e.g. a private IP address).
+    Low,
+    /// Medium impact (e.g. an email address).
+    Medium,
+    /// High impact (e.g. a national id, a scoped token).
+    High,
+    /// Critical (e.g. a cloud root credential or a private key).
+    Critical,
+}
+
+impl Severity {
+    /// The name used in rule files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "low" => Ok(Severity::Low),
+            "medium" => Ok(Severity::Medium),
+            "high" => Ok(Severity::High),
+            "critical" => Ok(Severity::Critical),
+            _ => Err(format!(
+                "unknown severity {s:?} (expected low, medium, high or critical)"
+            )),
+        }
+    }
+}
+
+/// A cheap locator for rules that have no keyword: where the engine should look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Anchor {
+    /// Every `@` byte (emails and the like).
+    At,
+    /// Runs of digits (with single separators ` -./()+` between them) holding at least
+    /// `min` digits; with `letters_before`, the run must start right after that many
+    /// ASCII uppercase letters (e.g. IBAN country codes).
+    Digits {
+        /// Fewest digits in the run.
+        min: u32,
+        /// Uppercase ASCII letters required immediately before the run.
+        #[serde(default)]
+        letters_before: u32,
+    },
+    /// A `:` or `-` with a hex digit on its left and a hex digit or `:` on its right
+    /// (IPv6 and MAC addresses).
+    HexSeparator,
+}
+
+/// A validator as written in a rule file: a bare name, or a table with parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ValidatorSpec {
+    /// `"luhn"`
+    Name(String),
+    /// `{ name = "entropy", min = 3.5 }`
+    Table {
+        /// Validator name.
+        name: String,
+        /// Its parameters.
+        #[serde(flatten)]
+        params: BTreeMap<String, toml::Value>,
+    },
+}
+
+impl ValidatorSpec {
+    /// The validator's name.
+    pub fn name(&self) -> &str {
+        match self {
+            ValidatorSpec::Name(n) => n,
+            ValidatorSpec::Table { name, .. } => name,
+        }
+    }
+    /// The validator's parameters (empty for a bare name).
+    pub fn params(&self) -> BTreeMap<String, toml::Value> {
+        match self {
+            ValidatorSpec::Name(_) => BTreeMap::new(),
+            ValidatorSpec::Table { params, .. } => params.clone(),
+        }
+    }
+}
+
+/// Context words near a match: they raise confidence, and may be required.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContextSpec {
+    /// Words (ASCII case-insensitive) looked for near the match.
+    pub words: Vec<String>,
+    /// Bytes searched before and after the match. Default 64.
+    #[serde(default = "default_context_window")]
+    pub window: usize,
+    /// Drop the candidate when no word is found.
+    #[serde(default)]
+    pub required: bool,
+    /// Confidence added when a word is found. Default 0.2.
+    #[serde(default = "default_context_boost")]
+    pub boost: f32,
+}
+
+fn default_context_window() -> usize {
+    64
+}
+fn default_context_boost() -> f32 {
+    0.2
+}
+fn default_confidence() -> f32 {
+    0.8
+}
+fn default_true() -> bool {
+    true
+}
+
+/// One rule as written in a rule file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Stable dotted id, e.g. `credential.github.pat_classic`.
+    pub id: String,
+    /// Human name.
+    pub name: String,
+    /// What it finds.
+    pub category: Category,
+    /// How bad a leak is.
+    pub severity: Severity,
+    /// Label used by placeholders in redaction, e.g. `EMAIL`. Defaults to the last id
+    /// segment in upper case.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Longer description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Literals (ASCII case-insensitive) of which at least one occurs in every match.
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    /// Locator for rules without keywords.
+    #[serde(default)]
+    pub anchor: Option<Anchor>,
+    /// Regex (bytes, ASCII by default); the named group `value` marks the sensitive part.
+    pub regex: String,
+    /// Let `\w`, `\d`, `\b` and case folding be Unicode-aware (slower).
+    #[serde(default)]
+    pub unicode: bool,
+    /// Longest match, in bytes, when the regex cannot bound it. Default 1024.
+    #[serde(default)]
+    pub max_len: Option<usize>,
+    /// Checks the value must pass.
+    #[serde(default)]
+    pub validators: Vec<ValidatorSpec>,
+    /// Context words.
+    #[serde(default)]
+    pub context: Option<ContextSpec>,
+    /// Confidence of a match that passes its validators, before context.
+    #[serde(default = "default_confidence")]
+    pub confidence: f32,
+    /// Drop values that look like placeholders or documentation examples.
+    #[serde(default = "default_true")]
+    pub placeholder_filter: bool,
+    /// A catch-all rule (e.g. `password = ...`): suppressed where a specific rule matches.
+    #[serde(default)]
+    pub generic: bool,
+    /// Inputs that must produce a finding of this rule.
+    #[serde(default)]
+    pub examples: Vec<String>,
+    /// Inputs that must not.
+    #[serde(default)]
+    pub negative_examples: Vec<String>,
+}
+
+impl Rule {
+    /// The placeholder label, e.g. `EMAIL`.
+    pub fn label(&self) -> String {
+        match &self.label {
+            Some(l) => l.clone(),
+            None => self
+                .id
+                .rsplit('.')
+                .next()
+                .unwrap_or(&self.id)
+                .to_ascii_uppercase(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    #[serde(default)]
+    rule: Vec<Rule>,
+}
+
+/// Why a rule file or rule was rejected. Always names the file, and the rule when known.
+#[derive(Debug, thiserror::Error)]
+pub enum RuleError {
+    /// The file could not be read.
+    #[error("{file}: cannot read rule file: {source}")]
+    Io {
+        /// File name.
+        file: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or does not follow the schema.
+    #[error("{file}: invalid rule file: {message}")]
+    Parse {
+        /// File name.
+        file: String,
+        /// Parser message.
+        message: String,
+    },
+    /// One rule is wrong.
+    #[error("{file}: rule {id}: {message}")]
+    Rule {
+        /// File name.
+        file: String,
+        /// Rule id.
+        id: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A loaded rule with the file it came from and its parsed validators.
+#[derive(Debug, Clone)]
+pub struct LoadedRule {
+    /// The rule.
+    pub rule: Rule,
+    /// The file it was loaded from (`patterns/x.toml` for embedded rules).
+    pub source: String,
+    /// Validators, parsed.
+    pub validators: Vec<Validator>,
+}
+
+/// An ordered, checked collection of rules with unique ids.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    rules: Vec<LoadedRule>,
+}
+
+impl RuleSet {
+    /// An empty rule set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The rules embedded in the library at build time.
+    pub fn builtin() -> Result<Self, RuleError> {
+        let mut set = Self::new();
+        for (name, text) in embedded::EMBEDDED_RULE_FILES {
+            set.add_str(&format!("patterns/{name}"), text)?;
+        }
+        Ok(set)
+    }
+
+    /// Adds the rules of one TOML file, or of every `*.toml` file in a folder.
+    pub fn add_path(&mut self, path: &Path) -> Result<(), RuleError> {
+        if path.is_dir() {
+            let rd = std::fs::read_dir(path).map_err(|e| RuleError::Io {
+                file: path.display().to_string(),
+                source: e,
+            })?;
+            let mut files: Vec<_> = rd
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            files.sort();
+            for f in files {
+                self.add_file(&f)?;
+            }
+            Ok(())
+        } else {
+            self.add_file(path)
+        }
+    }
+
+    /// Adds the rules of one TOML file.
+    pub fn add_file(&mut self, path: &Path) -> Result<(), RuleError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| RuleError::Io {
+            file: file.clone(),
+            source: e,
+        })?;
+        self.add_str(&file, &text)
+    }
+
+    /// Adds the rules of a TOML document; `file` names it in errors.
+    pub fn add_str(&mut self, file: &str, text: &str) -> Result<(), RuleError> {
+        let parsed: RuleFile = toml::from_str(text).map_err(|e| RuleError::Parse {
+            file: file.to_string(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        let mut seen: HashSet<String> = self.rules.iter().map(|r| r.rule.id.clone()).collect();
+        let mut new = Vec::with_capacity(parsed.rule.len());
+        for rule in parsed.rule {
+            let err = |message: String| RuleError::Rule {
+                file: file.to_string(),
+                id: rule.id.clone(),
+                message,
+            };
+            check_rule(&rule).map_err(err)?;
+            if !seen.insert(rule.id.clone()) {
+                return Err(err("duplicate rule id".into()));
+            }
+            let validators = rule
+                .validators
+                .iter()
+                .map(Validator::from_spec)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(err)?;
+            new.push(LoadedRule {
+                rule,
+                source: file.to_string(),
+                validators,
+            });
+        }
+        self.rules.extend(new);
+        Ok(())
+    }
+
+    /// Keeps only the rules for which `keep` is true.
+    pub fn retain(&mut self, mut keep: impl FnMut(&Rule) -> bool) {
+        self.rules.retain(|r| keep(&r.rule));
+    }
+
+    /// All rules, in load order.
+    pub fn rules(&self) -> &[LoadedRule] {
+        &self.rules
+    }
+
+    /// The rule with this id.
+    pub fn get(&self, id: &str) -> Option<&LoadedRule> {
+        self.rules.iter().find(|r| r.rule.id == id)
+    }
+
+    /// Number of rules.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// True when there are no rules.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+}
+
+fn check_rule(rule: &Rule) -> Result<(), String> {
+    let id_ok = !rule.id.is_empty()
+        && rule.id.split('.').all(|seg| {
+            !seg.is_empty()
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        });
+    if !id_ok {
+        return Err("id must be dotted lowercase segments of [a-z0-9_]".into());
+    }
+    if rule.keywords.is_empty() && rule.anchor.is_none() {
+        return Err("needs keywords or an anchor so the prefilter can find candidates".into());
+    }
+    if rule.keywords.iter().any(|k| k.is_empty()) {
+        return Err("empty keyword".into());
+    }
+    if !(0.0..=1.0).contains(&rule.confidence) {
+        return Err(format!("confidence {} outside 0..1", rule.confidence));
+    }
+    // The regex is compiled here too so that a bad pattern is reported with its file
+    // and rule rather than later by the engine.
+    crate::engine::compile_rule_regex(rule)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_rules_load_with_unique_ids() {
+        let set = RuleSet::builtin().unwrap();
+        assert!(set.len() >= 40, "only {} builtin rules", set.len());
+        let ids: HashSet<_> = set.rules().iter().map(|r| &r.rule.id).collect();
+        assert_eq!(ids.len(), set.len());
+    }
+
+    #[test]
+    fn bad_regex_names_file_and_rule() {
+        let mut set = RuleSet::new();
+        let err = set
+            .add_str(
+                "mine.toml",
+                r#"[[rule]]
+id = "x.bad"
+name = "bad"
+category = "pii"
+severity = "low"
+keywords = ["a"]
+regex = "(unclosed"
+"#,
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("mine.toml"), "{err}");
+        assert!(err.contains("x.bad"), "{err}");
+        assert!(err.contains("regex"), "{err}");
+    }
+
+    #[test]
+    fn unknown_field_and_validator_rejected() {
+        let mut set = RuleSet::new();
+        let err = set
+            .add_str("u.toml", "[[rule]]\nid='a.b'\nname='n'\ncategory='pii'\nseverity='low'\nkeywords=['k']\nregex='k'\ncolour='red'\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("u.toml") && err.contains("colour"), "{err}");
+        let err = set
+            .add_str("v.toml", "[[rule]]\nid='a.b'\nname='n'\ncategory='pii'\nseverity='low'\nkeywords=['k']\nregex='k'\nvalidators=['nope']\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("v.toml") && err.contains("a.b") && err.contains("nope"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn duplicate_ids_rejected() {
+        let mut set = RuleSet::new();
+        let rule = "[[rule]]\nid='a.b'\nname='n'\ncategory='pii'\nseverity='low'\nkeywords=['k']\nregex='k'\n";
+        set.add_str("one.toml", rule).unwrap();
+        let err = set.add_str("two.toml", rule).unwrap_err().to_string();
+        assert!(
+            err.contains("two.toml") && err.contains("duplicate"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn rule_without_locator_rejected() {
+        let mut set = RuleSet::new();
+        let err = set
+            .add_str(
+                "w.toml",
+                "[[rule]]\nid='a.b'\nname='n'\ncategory='pii'\nseverity='low'\nregex='k'\n",
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("keywords or an anchor"), "{err}");
+    }
+}

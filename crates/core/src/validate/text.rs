@@ -1,0 +1,130 @@
+//! Shape tests on text values: entropy, character classes, "reads like words".
+
+/// Shannon entropy of the bytes of `value`, in bits per byte.
+pub fn shannon_entropy(value: &[u8]) -> f64 {
+    if value.is_empty() {
+        return 0.0;
+    }
+    let mut counts = [0u32; 256];
+    for &b in value {
+        counts[b as usize] += 1;
+    }
+    let n = value.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// `Ok` when the entropy is at least `min` bits per byte.
+pub fn entropy_at_least(value: &[u8], min: f64) -> Result<(), &'static str> {
+    if shannon_entropy(value) >= min {
+        Ok(())
+    } else {
+        Err("low entropy")
+    }
+}
+
+/// How many of the classes lower, upper, digit and other appear in `value`.
+pub fn char_classes(value: &[u8]) -> u32 {
+    let mut seen = [false; 4];
+    for &b in value {
+        let class = if b.is_ascii_lowercase() {
+            0
+        } else if b.is_ascii_uppercase() {
+            1
+        } else if b.is_ascii_digit() {
+            2
+        } else {
+            3
+        };
+        seen[class] = true;
+    }
+    seen.iter().filter(|&&s| s).count() as u32
+}
+
+/// Common English words and code identifier pieces, used to tell prose and
+/// identifiers (`my_database_password`) from random secrets.
+static WORDS: &str = include_str!("words.txt");
+
+fn word_set() -> &'static std::collections::HashSet<&'static [u8]> {
+    static SET: std::sync::OnceLock<std::collections::HashSet<&'static [u8]>> =
+        std::sync::OnceLock::new();
+    SET.get_or_init(|| {
+        WORDS
+            .split_whitespace()
+            .filter(|w| w.len() >= 3)
+            .map(str::as_bytes)
+            .collect()
+    })
+}
+
+/// Fraction (0..1) of the letters of `value` covered by known words of 3+ letters,
+/// found greedily longest-first within each run of letters. Random tokens score
+/// low; `correct_horse_battery` or `MyPasswordHere` score high.
+pub fn word_coverage(value: &[u8]) -> f64 {
+    let set = word_set();
+    let lower: Vec<u8> = value.iter().map(u8::to_ascii_lowercase).collect();
+    let letters = lower.iter().filter(|b| b.is_ascii_lowercase()).count();
+    if letters == 0 {
+        return 0.0;
+    }
+    let mut covered = 0usize;
+    let mut i = 0;
+    while i < lower.len() {
+        if !lower[i].is_ascii_lowercase() {
+            i += 1;
+            continue;
+        }
+        let run_end = lower[i..]
+            .iter()
+            .position(|b| !b.is_ascii_lowercase())
+            .map_or(lower.len(), |p| i + p);
+        let mut j = i;
+        while j < run_end {
+            let longest = (3..=(run_end - j).min(16))
+                .rev()
+                .find(|&len| set.contains(&lower[j..j + len]));
+            match longest {
+                Some(len) => {
+                    covered += len;
+                    j += len;
+                }
+                None => j += 1,
+            }
+        }
+        i = run_end;
+    }
+    covered as f64 / letters as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entropy_orders_values() {
+        assert_eq!(shannon_entropy(b"aaaa"), 0.0);
+        assert!((shannon_entropy(b"ab") - 1.0).abs() < 1e-9);
+        assert!(shannon_entropy(b"wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY") > 4.0);
+        assert!(entropy_at_least(b"password", 3.5).is_err());
+    }
+
+    #[test]
+    fn classes() {
+        assert_eq!(char_classes(b"abc"), 1);
+        assert_eq!(char_classes(b"aB3-"), 4);
+    }
+
+    #[test]
+    fn words_versus_random() {
+        assert!(word_coverage(b"correct_horse_battery_staple") > 0.8);
+        assert!(word_coverage(b"MyDatabasePassword") > 0.8);
+        assert!(word_coverage(b"q8Zr2LmX0vTb7KpWc3Nd") < 0.3);
+        assert_eq!(word_coverage(b"12345"), 0.0);
+    }
+}
