@@ -56,6 +56,21 @@ pub struct RuleInfo {
     pub generic: bool,
 }
 
+/// Left boundary usable in rule regexes as `{{lb}}`: start of input, a byte that is
+/// not a word character, or a backslash escape (`\n`, `\r`, `\t`) as found in code
+/// and logged JSON. Unlike `\b` it holds in `"\n4111..."`. It consumes the byte
+/// before the value, so rules put the value in the `value` group.
+pub const LEFT_BOUNDARY: &str = r"(?:^|[^0-9A-Za-z_]|\\[nrt])";
+
+/// Expands the macros rule regexes may use (`{{lb}}`).
+pub fn expand_macros(regex: &str) -> std::borrow::Cow<'_, str> {
+    if regex.contains("{{lb}}") {
+        regex.replace("{{lb}}", LEFT_BOUNDARY).into()
+    } else {
+        regex.into()
+    }
+}
+
 /// Compiles a rule's regex the way the engine runs it (bytes, ASCII unless the rule
 /// asks for Unicode). Returns the regex, the index of the `value` group, and the
 /// longest match in bytes.
@@ -65,10 +80,11 @@ pub(crate) fn compile_rule_regex(
     let syntax = regex_automata::util::syntax::Config::new()
         .unicode(rule.unicode)
         .utf8(false);
+    let pattern = expand_macros(&rule.regex);
     let regex = meta::Regex::builder()
         .syntax(syntax)
         .configure(meta::Config::new().utf8_empty(false))
-        .build(&rule.regex)
+        .build(&pattern)
         .map_err(|e| format!("invalid regex: {e}"))?;
     let value_group = regex
         .group_info()
@@ -77,7 +93,7 @@ pub(crate) fn compile_rule_regex(
         .unicode(rule.unicode)
         .utf8(false)
         .build()
-        .parse(&rule.regex)
+        .parse(&pattern)
         .map_err(|e| format!("invalid regex: {e}"))?;
     let bound = hir.properties().maximum_len();
     let max_len = match (bound, rule.max_len) {

@@ -159,3 +159,22 @@ fn scanner_is_send_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Scanner>();
 }
+
+#[test]
+fn left_boundary_macro_holds_after_escapes() {
+    let s = scanner_with(
+        r#"
+[[rule]]
+id = "t.digits"
+name = "digits"
+category = "pii"
+severity = "low"
+anchor = { digits = { min = 6 } }
+regex = '{{lb}}(?P<value>[0-9]{6})\b'
+"#,
+    );
+    let hay = br#"a\n183456 b 654721 x959999"#;
+    let found = s.scan(hay, &ScanConfig::default());
+    let values: Vec<&[u8]> = found.iter().map(|m| &hay[m.start..m.end]).collect();
+    assert_eq!(values, vec![&b"183456"[..], &b"654721"[..]]);
+}
