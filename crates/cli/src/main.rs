@@ -99,6 +99,9 @@ struct ScanArgs {
     /// Never memory-map inputs.
     #[arg(long)]
     no_mmap: bool,
+    /// Inputs larger than this many bytes are cut into chunks scanned in parallel.
+    #[arg(long, default_value_t = 8 << 20, value_name = "BYTES")]
+    chunk_size: usize,
     /// Exit with 2 when any input could not be scanned.
     #[arg(long)]
     strict: bool,
@@ -293,6 +296,7 @@ fn run_scan(args: ScanArgs) -> Result<Exit> {
             datasieve::read::DEFAULT_MMAP_THRESHOLD
         },
         stats: args.stats,
+        chunk_size: args.chunk_size.max(1),
         ..ScanOptions::default()
     };
 
@@ -411,7 +415,7 @@ fn run_scan(args: ScanArgs) -> Result<Exit> {
 fn write_stats(scanner: &Scanner, report: &datasieve::ScanReport) -> Result<()> {
     let mut rows: Vec<(usize, &datasieve::engine::RuleStats)> =
         report.stats.iter().enumerate().collect();
-    rows.sort_by(|a, b| b.1.nanos.cmp(&a.1.nanos));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.1.nanos));
     let mut err = io::stderr().lock();
     writeln!(
         err,
