@@ -229,6 +229,8 @@ fn run_rules(args: RulesArgs) -> Result<Exit> {
                         "severity": r.rule.severity.as_str(),
                         "label": r.rule.label(),
                         "keywords": r.rule.keywords,
+                        "anchor": r.rule.anchor,
+                        "regex": datasieve::engine::expand_macros(&r.rule.regex),
                         "validators": r.rule.validators.iter().map(|v| v.name().to_string()).collect::<Vec<_>>(),
                         "context": r.rule.context.as_ref().map(|c| &c.words),
                         "source": r.source,
