@@ -134,6 +134,7 @@ enum Format {
 enum ListFormat {
     Human,
     Json,
+    Markdown,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -240,6 +241,7 @@ fn run_rules(args: RulesArgs) -> Result<Exit> {
             serde_json::to_writer_pretty(&mut out, &list)?;
             writeln!(out)?;
         }
+        ListFormat::Markdown => write!(out, "{}", datasieve::rules::catalog_markdown(&set))?,
         ListFormat::Human => {
             let w = set
                 .rules()
