@@ -1,6 +1,7 @@
 //! Criterion benchmarks of the engine: the whole catalog and each category alone,
 //! over a generated mostly-prose corpus (JSONL and text), reporting bytes/s.
 //! Before measuring, each bench checks that the scanner finds what was planted.
+#![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use datasieve::engine::{ScanConfig, Scanner};

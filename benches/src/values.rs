@@ -786,12 +786,7 @@ pub static KINDS: &[Kind] = &[
             "credential.url",
             "credential.uri",
         ],
-        make: |r| {
-            format!(
-                "{}",
-                secretish(r, 16).replace(['@', '/', ':', '#', '%', '^'], "x")
-            )
-        },
+        make: |r| secretish(r, 16).replace(['@', '/', ':', '#', '%', '^'], "x"),
         contexts: &[
             "DATABASE_URL=postgres://app:{}@db.prod.internal:5432/main",
             "mongodb+srv://admin:{}@cluster0.ab1cd.mongodb.net/test",
