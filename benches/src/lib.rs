@@ -276,7 +276,8 @@ fn slot(rng: &mut Rng, doc: &mut Doc, density: Density, multiline_ok: bool, fill
         doc.fill(template, &value, decoy.name, true);
         doc.push(" ");
     } else {
-        doc.push(rng.pick(filler));
+        let text: &str = rng.pick(filler);
+        doc.push(text);
         doc.push(" ");
     }
 }
@@ -387,7 +388,8 @@ pub fn generate_file(
                 out.push_str("\n\n");
             }
             DocKind::Code => {
-                out.push_str(rng.pick(CODE));
+                let code: &str = rng.pick(CODE);
+                out.push_str(code);
                 let doc = paragraph(
                     &mut rng,
                     density,
@@ -449,7 +451,8 @@ pub fn generate_file(
                     spans.push((base + s, base + e, k, d));
                 }
                 out.push_str("\",");
-                out.push_str(rng.pick(&["Lisbon", "Osaka", "Nairobi", "Quito", "Tallinn"]));
+                let city: &str = rng.pick(&["Lisbon", "Osaka", "Nairobi", "Quito", "Tallinn"]);
+                out.push_str(city);
                 out.push('\n');
             }
         }
