@@ -276,7 +276,7 @@ fn slot(rng: &mut Rng, doc: &mut Doc, density: Density, multiline_ok: bool, fill
         doc.fill(template, &value, decoy.name, true);
         doc.push(" ");
     } else {
-        let text: &str = rng.pick(filler);
+        let text = *rng.pick::<&str>(filler);
         doc.push(text);
         doc.push(" ");
     }
@@ -388,7 +388,7 @@ pub fn generate_file(
                 out.push_str("\n\n");
             }
             DocKind::Code => {
-                let code: &str = rng.pick(CODE);
+                let code = *rng.pick::<&str>(CODE);
                 out.push_str(code);
                 let doc = paragraph(
                     &mut rng,
@@ -451,7 +451,7 @@ pub fn generate_file(
                     spans.push((base + s, base + e, k, d));
                 }
                 out.push_str("\",");
-                let city: &str = rng.pick(&["Lisbon", "Osaka", "Nairobi", "Quito", "Tallinn"]);
+                let city = *rng.pick::<&str>(&["Lisbon", "Osaka", "Nairobi", "Quito", "Tallinn"]);
                 out.push_str(city);
                 out.push('\n');
             }
