@@ -120,6 +120,8 @@ pub enum ValidatorKind {
     Ipv4Public,
     /// IPv6 text form.
     Ipv6,
+    /// MAC address: six hex pairs, one separator.
+    Mac,
     /// A calendar date that exists, year 1900-2099.
     Date,
     /// International phone number: E.164 country code and length.
@@ -207,6 +209,7 @@ impl Validator {
             "ipv4" => ValidatorKind::Ipv4,
             "ipv4_public" => ValidatorKind::Ipv4Public,
             "ipv6" => ValidatorKind::Ipv6,
+            "mac" => ValidatorKind::Mac,
             "date" => ValidatorKind::Date,
             "e164" => ValidatorKind::E164,
             "digit_count" => {
@@ -274,6 +277,7 @@ impl Validator {
             ValidatorKind::Ipv4 => ipv4(value),
             ValidatorKind::Ipv4Public => ipv4_public(value),
             ValidatorKind::Ipv6 => ipv6(value),
+            ValidatorKind::Mac => mac(value),
             ValidatorKind::Date => date(value),
             ValidatorKind::E164 => e164(value),
             ValidatorKind::DigitCount { min, max } => digit_count(value, *min, *max),
@@ -327,6 +331,7 @@ impl Validator {
             ValidatorKind::Ipv4 => "not an IPv4 address",
             ValidatorKind::Ipv4Public => "not a public IPv4 address",
             ValidatorKind::Ipv6 => "not an IPv6 address",
+            ValidatorKind::Mac => "not a MAC address",
             ValidatorKind::Date => "not a valid date",
             ValidatorKind::E164 => "unknown country code or bad length",
             ValidatorKind::DigitCount { .. } => "wrong number of digits",

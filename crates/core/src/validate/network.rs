@@ -101,6 +101,25 @@ pub fn ipv6(value: &[u8]) -> bool {
     }
 }
 
+/// True for a 48-bit MAC address written as six pairs of hex digits separated
+/// all by `:` or all by `-` (`00:1a:2b:3c:4d:5e`, `00-1A-2B-3C-4D-5E`).
+pub fn mac(value: &[u8]) -> bool {
+    if value.len() != 17 {
+        return false;
+    }
+    let sep = value[2];
+    if sep != b':' && sep != b'-' {
+        return false;
+    }
+    value.iter().enumerate().all(|(i, &b)| {
+        if i % 3 == 2 {
+            b == sep
+        } else {
+            b.is_ascii_hexdigit()
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,5 +175,14 @@ mod tests {
         assert!(!ipv6(b"Ab1::cD"));
         assert!(!ipv6(b"2001:db8:0:0:0:0:0:0:1"));
         assert!(!ipv6(b"1:2:3:4:5:6:7::8"));
+    }
+
+    #[test]
+    fn mac_forms() {
+        assert!(mac(b"00:1a:2b:3c:4d:5e"));
+        assert!(mac(b"3C-52-82-0A-7F-19"));
+        assert!(!mac(b"00:1a:2b:3c:4d:5e:6f"));
+        assert!(!mac(b"00:1a-2b:3c:4d:5e"));
+        assert!(!mac(b"00:1g:2b:3c:4d:5e"));
     }
 }
