@@ -633,4 +633,6 @@ pub fn check_examples(set: &RuleSet) -> Result<Vec<String>, EngineError> {
 }
 
 #[cfg(test)]
+mod overlap_tests;
+#[cfg(test)]
 mod tests;
