@@ -118,6 +118,8 @@ pub enum ValidatorKind {
     Ipv4,
     /// Publicly routable IPv4 (fails for private, loopback, documentation, ...).
     Ipv4Public,
+    /// Not an ASN.1 object identifier look-alike (`2.5.4.29`).
+    Ipv4NotOid,
     /// IPv6 text form.
     Ipv6,
     /// MAC address: six hex pairs, one separator.
@@ -208,6 +210,7 @@ impl Validator {
             "vin" => ValidatorKind::Vin,
             "ipv4" => ValidatorKind::Ipv4,
             "ipv4_public" => ValidatorKind::Ipv4Public,
+            "ipv4_not_oid" => ValidatorKind::Ipv4NotOid,
             "ipv6" => ValidatorKind::Ipv6,
             "mac" => ValidatorKind::Mac,
             "date" => ValidatorKind::Date,
@@ -276,6 +279,7 @@ impl Validator {
             ValidatorKind::Vin => vin(value),
             ValidatorKind::Ipv4 => ipv4(value),
             ValidatorKind::Ipv4Public => ipv4_public(value),
+            ValidatorKind::Ipv4NotOid => ipv4_not_oid(value),
             ValidatorKind::Ipv6 => ipv6(value),
             ValidatorKind::Mac => mac(value),
             ValidatorKind::Date => date(value),
@@ -330,6 +334,7 @@ impl Validator {
             ValidatorKind::Vin => "failed VIN check digit",
             ValidatorKind::Ipv4 => "not an IPv4 address",
             ValidatorKind::Ipv4Public => "not a public IPv4 address",
+            ValidatorKind::Ipv4NotOid => "looks like an object identifier",
             ValidatorKind::Ipv6 => "not an IPv6 address",
             ValidatorKind::Mac => "not a MAC address",
             ValidatorKind::Date => "not a valid date",
