@@ -584,7 +584,9 @@ fn evaluate(hay: &[u8], rule: &CompiledRule, m: &mut Match, config: &ScanConfig)
         }
     }
     if let Some(ctx) = &rule.context {
-        if ctx.found_near(hay, m.match_span.clone()) {
+        // Measured from the value, not the whole match: a boundary byte or a keyword the
+        // regex consumed before the value (`tel: `, `passport no`) is context too.
+        if ctx.found_near(hay, m.start..m.end) {
             m.confidence = (m.confidence + ctx.boost).min(1.0);
             m.reason.get_or_insert("context word nearby");
         } else if ctx.required {
@@ -666,5 +668,7 @@ pub fn check_examples(set: &RuleSet) -> Result<Vec<String>, EngineError> {
     Ok(failures)
 }
 
+#[cfg(test)]
+mod overlap_tests;
 #[cfg(test)]
 mod tests;
