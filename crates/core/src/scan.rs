@@ -253,7 +253,7 @@ pub fn scan_text(
     }
     if many {
         // A match holding candidates of two chunks is reported by both.
-        all.sort_by(|a, b| (a.start, a.end, a.rule).cmp(&(b.start, b.end, b.rule)));
+        all.sort_by_key(|m| (m.start, m.end, m.rule));
         all.dedup_by(|b, a| a.rule == b.rule && a.start == b.start && a.end == b.end);
     }
     all
