@@ -445,17 +445,29 @@ fn to_findings(
     bytes: &[u8],
     mut hits: Vec<Hit>,
 ) -> Vec<Finding> {
-    hits.sort_by(|a, b| {
-        (a.row_group, a.record, a.m.start, a.m.end, a.m.rule).cmp(&(
-            b.row_group,
-            b.record,
-            b.m.start,
-            b.m.end,
-            b.m.rule,
-        ))
-    });
     if hits.iter().all(|h| h.line_col.is_none()) {
+        // Offsets in the input: the output order is the offset order.
         hits.sort_by_key(|h| (h.m.start, h.m.end, h.m.rule));
+    } else {
+        // Offsets inside values (Parquet): order by row group, row, column.
+        hits.sort_by(|a, b| {
+            (
+                a.row_group,
+                a.record,
+                &a.field,
+                a.m.start,
+                a.m.end,
+                a.m.rule,
+            )
+                .cmp(&(
+                    b.row_group,
+                    b.record,
+                    &b.field,
+                    b.m.start,
+                    b.m.end,
+                    b.m.rule,
+                ))
+        });
     }
     hits.dedup_by(|b, a| {
         a.m.rule == b.m.rule
