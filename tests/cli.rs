@@ -558,3 +558,7 @@ fn samples_show_real_findings() {
         "clean files have no findings"
     );
 }
+
+/// Format tests (JSONL, JSON, CSV, Parquet, compressed streams, archives).
+#[path = "cli_formats.rs"]
+mod formats;
