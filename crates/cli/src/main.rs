@@ -332,7 +332,6 @@ fn run_scan(args: ScanArgs) -> Result<Exit> {
             max_ratio: args.max_ratio,
             max_archive_depth: args.max_archive_depth,
         },
-        ..ScanOptions::default()
     };
 
     let show_progress = !args.quiet && io::stderr().is_terminal();
