@@ -273,7 +273,7 @@ impl Layer<'_> {
                 Some(m) if m.is_compression() || m.is_archive() => m,
                 _ => f,
             },
-            None => format::detect(name, head),
+            None => refine(format::detect(name, head), name, bytes),
         };
         if fmt.is_compression() {
             if depth.streams >= MAX_STREAM_NESTING {
@@ -363,6 +363,23 @@ impl Layer<'_> {
     }
 }
 
+/// Looks further than the detection head when JSON Lines have long lines: a `.json`
+/// or extensionless file whose first line (up to [`LINES_SNIFF_LEN`]) is a whole
+/// JSON value followed by more lines is JSON Lines.
+fn refine(fmt: Format, name: &str, bytes: &[u8]) -> Format {
+    let head = &bytes[..bytes.len().min(LINES_SNIFF_LEN)];
+    let unknown_ext = !format::file_name(name).contains('.');
+    let candidate = fmt == Format::Json || (fmt == Format::Text && unknown_ext);
+    if candidate && bytes.len() > read::BINARY_SNIFF_LEN && json::looks_like_lines(head) {
+        Format::Jsonl
+    } else {
+        fmt
+    }
+}
+
+/// How far [`refine`] looks for the end of a first JSON line.
+const LINES_SNIFF_LEN: usize = 4 << 20;
+
 fn scan_format(fmt: Format, bytes: &[u8], ctx: &ScanCtx<'_>) -> FormatOutput {
     match fmt {
         Format::Jsonl => format::jsonl::scan_lines(bytes, ctx),
@@ -422,8 +439,8 @@ pub(crate) struct Hit {
     pub(crate) record: Option<u64>,
     pub(crate) field: Option<String>,
     pub(crate) row_group: Option<u64>,
-    /// Line and column when they are not those of `m.start` in the input bytes
-    /// (Parquet values).
+    /// Line and column of the value, when the format knows them (JSON Lines) or
+    /// when they are not those of `m.start` in the input bytes (Parquet values).
     pub(crate) line_col: Option<(u64, u64)>,
 }
 
@@ -445,7 +462,7 @@ fn to_findings(
     bytes: &[u8],
     mut hits: Vec<Hit>,
 ) -> Vec<Finding> {
-    if hits.iter().all(|h| h.line_col.is_none()) {
+    if hits.iter().all(|h| h.row_group.is_none()) {
         // Offsets in the input: the output order is the offset order.
         hits.sort_by_key(|h| (h.m.start, h.m.end, h.m.rule));
     } else {

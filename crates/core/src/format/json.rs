@@ -75,11 +75,13 @@ pub(crate) enum Tok {
 /// A streaming, validating JSON tokenizer over `bytes[pos..end]` for one value.
 #[derive(Debug, Clone)]
 pub(crate) struct Tokenizer<'a> {
-    b: &'a [u8],
+    pub(crate) b: &'a [u8],
     pub(crate) pos: usize,
     end: usize,
     stack: Vec<u8>,
     state: St,
+    /// Offsets of the backslashes of the last string read.
+    pub(crate) escapes: Vec<usize>,
 }
 
 fn err<T>(offset: usize, message: &'static str) -> Result<T, JsonError> {
@@ -94,6 +96,7 @@ impl<'a> Tokenizer<'a> {
             end: range.end.min(b.len()),
             stack: Vec::new(),
             state: St::Value,
+            escapes: Vec::new(),
         }
     }
 
@@ -260,6 +263,7 @@ impl<'a> Tokenizer<'a> {
         let start = self.pos;
         let mut i = start + 1;
         let mut escaped = false;
+        self.escapes.clear();
         loop {
             let Some(k) = memchr::memchr2(b'"', b'\\', &self.b[i.min(self.end)..self.end]) else {
                 return err(start, "unterminated string");
@@ -270,6 +274,7 @@ impl<'a> Tokenizer<'a> {
                 return Ok((start..j + 1, escaped));
             }
             escaped = true;
+            self.escapes.push(j);
             match self.b[..self.end].get(j + 1) {
                 Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i = j + 2,
                 Some(b'u') => {
@@ -350,6 +355,17 @@ pub(crate) fn decode_into(b: &[u8], content: Range<usize>, view: &mut ViewBuilde
         }
         view.replace(j..j + len, &bytes[..n]);
         i = j + len;
+    }
+}
+
+/// Adds the decoded form of the escapes at `escapes` (backslash offsets found by
+/// the tokenizer, so no second search is needed) to `view`.
+pub(crate) fn decode_escapes(b: &[u8], escapes: &[usize], end: usize, view: &mut ViewBuilder<'_>) {
+    for &j in escapes {
+        let (len, bytes, n) = escape_at(b, j, end);
+        if len > 0 {
+            view.replace(j..j + len, &bytes[..n]);
+        }
     }
 }
 
@@ -682,13 +698,13 @@ impl<'a> Walker<'a> {
                 if (fields.is_some() || self.mode == Mode::Notebook) && self.skips(fields) {
                     view.skip(content);
                 } else if *escaped {
-                    decode_into(self.tok.b, content, view);
+                    decode_escapes(self.tok.b, &self.tok.escapes, content.end, view);
                 }
             }
             Tok::Key {
                 span,
                 escaped: true,
-            } => decode_into(self.tok.b, span.start + 1..span.end - 1, view),
+            } => decode_escapes(self.tok.b, &self.tok.escapes, span.end - 1, view),
             _ => {}
         }
     }
@@ -819,7 +835,7 @@ pub(crate) fn scan_document(bytes: &[u8], ctx: &ScanCtx<'_>, mode: Mode) -> Form
     loop {
         let saved = w.clone();
         let batch_start = w.tok.pos;
-        let mut view = ViewBuilder::new(bytes, batch_start);
+        let mut view = ViewBuilder::with_hint(bytes, batch_start, DOC_BATCH + (64 << 10));
         let mut failed = None;
         let mut ended = false;
         loop {
@@ -846,7 +862,7 @@ pub(crate) fn scan_document(bytes: &[u8], ctx: &ScanCtx<'_>, mode: Mode) -> Form
         };
         let (text, map) = view.finish(batch_end);
         let matches = ctx.scan(&text, &mut out.stats);
-        attribute(bytes, &text, &map, matches, saved, ctx, &mut out.hits);
+        attribute(&text, &map, matches, saved, ctx, &mut out.hits);
         if let Some((before, e)) = failed {
             let (line, col) = crate::scan::LineCounter::new(bytes).locate(e.offset);
             out.warnings.push(format!(
@@ -869,7 +885,6 @@ pub(crate) fn scan_document(bytes: &[u8], ctx: &ScanCtx<'_>, mode: Mode) -> Form
 
 /// Finds the token of each match by walking the batch again from its start.
 fn attribute(
-    bytes: &[u8],
     view: &[u8],
     map: &OffsetMap,
     matches: Vec<Match>,
@@ -877,7 +892,6 @@ fn attribute(
     ctx: &ScanCtx<'_>,
     hits: &mut Vec<Hit>,
 ) {
-    let _ = bytes;
     let mut current: Option<(Tok, Option<Loc>, bool)> = None;
     let mut done = false;
     for m in matches {
