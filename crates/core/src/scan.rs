@@ -283,7 +283,18 @@ impl Layer<'_> {
                 self.outcomes.push(FileOutcome::error(path, msg));
                 return;
             }
-            match decompress::decompress(fmt, bytes, &self.opts.limits, &mut self.remaining) {
+            let limits = self.opts.limits;
+            let remaining = &mut self.remaining;
+            let inner = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                decompress::decompress(fmt, bytes, &limits, remaining)
+            }))
+            .unwrap_or_else(|_| {
+                Err(ReadError::Corrupt {
+                    format: decompress::format_name(fmt),
+                    message: "decoder failed on malformed input".into(),
+                })
+            });
+            match inner {
                 Ok(inner) => {
                     let inner_name = format::strip_compression_ext(name);
                     let depth = Depth {
@@ -317,7 +328,15 @@ impl Layer<'_> {
             chunk_size: self.opts.chunk_size,
             stats: self.opts.stats,
         };
-        let result = scan_format(fmt, bytes, &ctx);
+        // Third-party decoders (Parquet) must not take the run down on hostile
+        // input: a panic becomes an error for this input.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            scan_format(fmt, bytes, &ctx)
+        }))
+        .unwrap_or_else(|_| FormatOutput {
+            error: Some(format!("{fmt} reader failed on malformed input")),
+            ..FormatOutput::default()
+        });
         merge_stats(&mut self.stats, &result.stats);
         outcome.warnings = result.warnings;
         if let Some(e) = result.error {
@@ -341,7 +360,7 @@ impl Layer<'_> {
         let limits = self.opts.limits;
         let mut remaining = self.remaining;
         // Members are scanned as they come, so memory holds one member at a time.
-        let result =
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             archive::for_each_member(fmt, bytes, &limits, &mut remaining, |name, data, rem| {
                 self.remaining = *rem;
                 let member_path: Arc<str> = Arc::from(format!("{path}!{name}"));
@@ -352,7 +371,14 @@ impl Layer<'_> {
                         .push(FileOutcome::error(member_path, e.to_string())),
                 }
                 *rem = self.remaining;
-            });
+            })
+        }))
+        .unwrap_or_else(|_| {
+            Err(ReadError::Corrupt {
+                format: decompress::format_name(fmt),
+                message: "archive reader failed on malformed input".into(),
+            })
+        });
         self.remaining = remaining;
         if let Err(e) = result {
             self.outcomes.push(FileOutcome::error(path, e.to_string()));
