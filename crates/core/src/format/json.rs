@@ -27,7 +27,8 @@ use crate::scan::{FormatOutput, Hit, ScanCtx};
 
 /// Deepest nesting accepted; deeper input is reported as malformed.
 pub const MAX_DEPTH: usize = 512;
-/// View bytes gathered before a document is scanned (at a value boundary).
+/// Most view bytes gathered before a document is scanned (at a value boundary);
+/// smaller when the scan's chunk size is smaller.
 const DOC_BATCH: usize = 4 << 20;
 
 /// A syntax error: where and what.
@@ -835,7 +836,8 @@ pub(crate) fn scan_document(bytes: &[u8], ctx: &ScanCtx<'_>, mode: Mode) -> Form
     loop {
         let saved = w.clone();
         let batch_start = w.tok.pos;
-        let mut view = ViewBuilder::with_hint(bytes, batch_start, DOC_BATCH + (64 << 10));
+        let batch = ctx.chunk_size.clamp(1, DOC_BATCH);
+        let mut view = ViewBuilder::with_hint(bytes, batch_start, batch + (64 << 10));
         let mut failed = None;
         let mut ended = false;
         loop {
@@ -851,7 +853,7 @@ pub(crate) fn scan_document(bytes: &[u8], ctx: &ScanCtx<'_>, mode: Mode) -> Form
                     break;
                 }
             }
-            if w.tok.at_boundary() && view.len(w.tok.pos) >= DOC_BATCH {
+            if w.tok.at_boundary() && view.len(w.tok.pos) >= batch {
                 break;
             }
         }
@@ -1007,6 +1009,68 @@ mod tests {
                 (Some(0), "/a~0b/c~1d/1".to_string(), b"y".to_vec()),
                 (Some(1), "/k".to_string(), b"k".to_vec()),
                 (Some(1), "/k".to_string(), b"z".to_vec()),
+            ]
+        );
+    }
+
+    fn doc_findings(doc: &[u8], chunk_size: usize) -> Vec<(Option<u64>, Option<String>, u64, u64)> {
+        let mut set = crate::RuleSet::builtin().unwrap();
+        set.add_str(
+            "t.toml",
+            "[[rule]]\nid = \"t.token\"\nname = \"t\"\ncategory = \"credential\"\nseverity = \"high\"\nkeywords = [\"tok_\"]\nregex = '(?P<value>tok_[a-z0-9]{8})\\b'\n",
+        )
+        .unwrap();
+        let scanner = crate::Scanner::new(&set).unwrap();
+        let opts = crate::ScanOptions {
+            chunk_size,
+            ..Default::default()
+        };
+        let (out, _) = crate::scan::scan_bytes_as(
+            "d.json".into(),
+            doc,
+            crate::format::Format::Json,
+            &scanner,
+            &opts,
+        );
+        out[0]
+            .findings
+            .iter()
+            .map(|f| (f.record, f.field.clone(), f.start, f.end))
+            .collect()
+    }
+
+    #[test]
+    fn documents_scanned_in_small_batches_equal_one_batch() {
+        let mut doc = String::from("[");
+        for i in 0..300 {
+            if i > 0 {
+                doc.push(',');
+            }
+            doc.push_str(&format!(
+                "{{\"n\": {i}, \"t\": [\"x\\ny\", {{\"deep\": \"a tok_abcd{i:04} \\\"q\\\"\"}}]}}\n"
+            ));
+        }
+        doc.push(']');
+        let whole = doc_findings(doc.as_bytes(), 8 << 20);
+        let small = doc_findings(doc.as_bytes(), 100);
+        assert_eq!(whole.len(), 300);
+        assert_eq!(whole, small);
+        assert_eq!(whole[299].0, Some(299));
+        assert_eq!(whole[299].1.as_deref(), Some("/t/1/deep"));
+        let (s, e) = (whole[7].2 as usize, whole[7].3 as usize);
+        assert_eq!(&doc[s..e], "tok_abcd0007");
+    }
+
+    #[test]
+    fn malformed_documents_warn_and_scan_the_rest_as_text() {
+        let doc = b"[{\"a\": \"tok_aaaa1111\"}, {\"b\": tok_bbbb2222}, \"tok_cccc3333\"]";
+        let f = doc_findings(doc, 8 << 20);
+        assert_eq!(
+            f,
+            vec![
+                (Some(0), Some("/a".to_string()), 8, 20),
+                (None, None, 30, 42),
+                (None, None, 46, 58),
             ]
         );
     }

@@ -414,6 +414,58 @@ regex = '(?P<value>tok_[a-z0-9]{8})\b'
         assert_eq!(chunked.findings[199].record, Some(199));
     }
 
+    fn ascii_escaped(json: &str) -> String {
+        json.chars()
+            .map(|c| {
+                if c.is_ascii() {
+                    c.to_string()
+                } else {
+                    let mut buf = [0u16; 2];
+                    c.encode_utf16(&mut buf)
+                        .iter()
+                        .map(|u| format!("\\u{u:04x}"))
+                        .collect()
+                }
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn findings_slice_back_to_the_value(
+            prefix in "\\PC{0,12}|[\"\\\\\n\t/\u{e9}\u{1f600}a ]{0,12}",
+            suffix in "\\PC{0,12}|[\"\\\\\n\t/\u{e9}\u{1f600}a ]{0,12}",
+            key in "[a-z/~]{1,6}",
+            ascii in proptest::bool::ANY,
+            escape_t in proptest::bool::ANY,
+        ) {
+            let value = format!("{prefix} tok_abcd1234 {suffix}");
+            let mut obj = serde_json::Map::new();
+            obj.insert("n".into(), 1.into());
+            obj.insert(key.clone(), value.into());
+            let mut line = serde_json::Value::Object(obj).to_string();
+            if ascii {
+                line = ascii_escaped(&line);
+            }
+            if escape_t {
+                line = line.replacen("tok_abcd1234", "\\u0074ok_abcd1234", 1);
+            }
+            let data = format!("{{}}\n{line}\n");
+            let out = scan(data.as_bytes(), &scanner(), &ScanOptions::default());
+            let found: Vec<_> = out.findings.iter().filter(|f| f.rule.id == "t.token").collect();
+            proptest::prop_assert_eq!(found.len(), 1, "{}", data);
+            let f = found[0];
+            proptest::prop_assert_eq!(f.record, Some(1));
+            let pointer = format!("/{}", key.replace('~', "~0").replace('/', "~1"));
+            proptest::prop_assert_eq!(f.field.as_deref(), Some(pointer.as_str()));
+            let raw = &data[f.start as usize..f.end as usize];
+            let back: String = serde_json::from_str(&format!("\"{raw}\"")).unwrap();
+            proptest::prop_assert_eq!(back.as_str(), "tok_abcd1234");
+            proptest::prop_assert_eq!(&f.value[..], b"tok_abcd1234");
+        }
+    }
+
     #[test]
     fn random_bytes_never_panic() {
         let s = scanner();
