@@ -149,7 +149,8 @@ impl ScanReport {
 }
 
 /// Scans inputs in parallel (on the current rayon pool); `progress` is called with
-/// the byte count of each finished input. Outcomes are sorted by path (archive
+/// the byte count of each finished input as read (compressed size for compressed
+/// inputs). Outcomes are sorted by path (archive
 /// members follow their archive).
 pub fn scan_inputs(
     inputs: &[Input],
@@ -160,9 +161,9 @@ pub fn scan_inputs(
     let per_file: Vec<(Vec<FileOutcome>, Vec<RuleStats>)> = inputs
         .par_iter()
         .map(|input| {
-            let out = scan_input(input, scanner, opts);
-            progress(out.0.iter().map(|f| f.bytes).sum());
-            out
+            let (outcomes, stats, read) = scan_input(input, scanner, opts);
+            progress(read);
+            (outcomes, stats)
         })
         .collect();
     let mut report = ScanReport::default();
@@ -180,19 +181,23 @@ pub fn scan_inputs(
     report
 }
 
+/// Scans one input; also returns the number of bytes read.
 fn scan_input(
     input: &Input,
     scanner: &Scanner,
     opts: &ScanOptions,
-) -> (Vec<FileOutcome>, Vec<RuleStats>) {
+) -> (Vec<FileOutcome>, Vec<RuleStats>, u64) {
     let path: Arc<str> = Arc::from(input.display());
     let content = match input {
         Input::Stdin => read::read_all(std::io::stdin().lock()),
         Input::File(p) => read::read_file(p, opts.mmap_threshold),
     };
     match content {
-        Ok(content) => scan_bytes(path, &content, scanner, opts),
-        Err(e) => (vec![FileOutcome::error(path, e.to_string())], Vec::new()),
+        Ok(content) => {
+            let (outcomes, stats) = scan_bytes(path, &content, scanner, opts);
+            (outcomes, stats, content.len() as u64)
+        }
+        Err(e) => (vec![FileOutcome::error(path, e.to_string())], Vec::new(), 0),
     }
 }
 
