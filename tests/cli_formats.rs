@@ -207,6 +207,25 @@ fn json_files_with_one_object_per_line_are_jsonl() {
 }
 
 #[test]
+fn long_first_lines_are_still_detected_as_json_lines() {
+    let fx = Fixture::new();
+    let long = format!(
+        "{{\"text\": \"{}\"}}\n{{\"text\": \"tok_abcd1234\"}}\n",
+        "word ".repeat(5000)
+    );
+    fx.write("long.json", long.as_bytes());
+    fx.write("long", long.as_bytes());
+    let (_, findings, _) = fx.scan(&["long.json", "long"]);
+    assert_eq!(findings.len(), 2);
+    for f in &findings {
+        assert_eq!(
+            (f["record"].as_u64(), f["field"].as_str()),
+            (Some(1), Some("/text"))
+        );
+    }
+}
+
+#[test]
 fn fields_option_limits_the_scan() {
     let fx = Fixture::new();
     fx.write("data.jsonl", JSONL.as_bytes());

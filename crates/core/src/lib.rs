@@ -4,9 +4,10 @@
 //! before they are used to train a model.
 //!
 //! One flow, one direction: [`source`] walks inputs, [`read`] gives bytes (mmap or
-//! read), [`format`] knows where records and fields are, [`engine`] finds matches,
-//! [`finding`] describes them and [`report`] writes them out. [`scan`] wires the
-//! stages for a set of inputs, in parallel.
+//! read; compressed streams and archive members expanded under limits), [`format`]
+//! knows where records and fields are (text, JSON Lines, JSON, notebooks, CSV/TSV,
+//! Parquet), [`engine`] finds matches, [`finding`] describes them and [`report`]
+//! writes them out. [`scan`] wires the stages for a set of inputs, in parallel.
 //!
 //! ```
 //! use datasieve::{engine::{Scanner, ScanConfig}, rules::RuleSet};

@@ -149,7 +149,8 @@ impl ScanReport {
 }
 
 /// Scans inputs in parallel (on the current rayon pool); `progress` is called with
-/// the byte count of each finished input. Outcomes are sorted by path (archive
+/// the byte count of each finished input as read (compressed size for compressed
+/// inputs). Outcomes are sorted by path (archive
 /// members follow their archive).
 pub fn scan_inputs(
     inputs: &[Input],
@@ -160,9 +161,9 @@ pub fn scan_inputs(
     let per_file: Vec<(Vec<FileOutcome>, Vec<RuleStats>)> = inputs
         .par_iter()
         .map(|input| {
-            let out = scan_input(input, scanner, opts);
-            progress(out.0.iter().map(|f| f.bytes).sum());
-            out
+            let (outcomes, stats, read) = scan_input(input, scanner, opts);
+            progress(read);
+            (outcomes, stats)
         })
         .collect();
     let mut report = ScanReport::default();
@@ -180,19 +181,23 @@ pub fn scan_inputs(
     report
 }
 
+/// Scans one input; also returns the number of bytes read.
 fn scan_input(
     input: &Input,
     scanner: &Scanner,
     opts: &ScanOptions,
-) -> (Vec<FileOutcome>, Vec<RuleStats>) {
+) -> (Vec<FileOutcome>, Vec<RuleStats>, u64) {
     let path: Arc<str> = Arc::from(input.display());
     let content = match input {
         Input::Stdin => read::read_all(std::io::stdin().lock()),
         Input::File(p) => read::read_file(p, opts.mmap_threshold),
     };
     match content {
-        Ok(content) => scan_bytes(path, &content, scanner, opts),
-        Err(e) => (vec![FileOutcome::error(path, e.to_string())], Vec::new()),
+        Ok(content) => {
+            let (outcomes, stats) = scan_bytes(path, &content, scanner, opts);
+            (outcomes, stats, content.len() as u64)
+        }
+        Err(e) => (vec![FileOutcome::error(path, e.to_string())], Vec::new(), 0),
     }
 }
 
@@ -273,7 +278,7 @@ impl Layer<'_> {
                 Some(m) if m.is_compression() || m.is_archive() => m,
                 _ => f,
             },
-            None => format::detect(name, head),
+            None => refine(format::detect(name, head), name, bytes),
         };
         if fmt.is_compression() {
             if depth.streams >= MAX_STREAM_NESTING {
@@ -283,7 +288,18 @@ impl Layer<'_> {
                 self.outcomes.push(FileOutcome::error(path, msg));
                 return;
             }
-            match decompress::decompress(fmt, bytes, &self.opts.limits, &mut self.remaining) {
+            let limits = self.opts.limits;
+            let remaining = &mut self.remaining;
+            let inner = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                decompress::decompress(fmt, bytes, &limits, remaining)
+            }))
+            .unwrap_or_else(|_| {
+                Err(ReadError::Corrupt {
+                    format: decompress::format_name(fmt),
+                    message: "decoder failed on malformed input".into(),
+                })
+            });
+            match inner {
                 Ok(inner) => {
                     let inner_name = format::strip_compression_ext(name);
                     let depth = Depth {
@@ -317,7 +333,15 @@ impl Layer<'_> {
             chunk_size: self.opts.chunk_size,
             stats: self.opts.stats,
         };
-        let result = scan_format(fmt, bytes, &ctx);
+        // Third-party decoders (Parquet) must not take the run down on hostile
+        // input: a panic becomes an error for this input.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            scan_format(fmt, bytes, &ctx)
+        }))
+        .unwrap_or_else(|_| FormatOutput {
+            error: Some(format!("{fmt} reader failed on malformed input")),
+            ..FormatOutput::default()
+        });
         merge_stats(&mut self.stats, &result.stats);
         outcome.warnings = result.warnings;
         if let Some(e) = result.error {
@@ -341,7 +365,7 @@ impl Layer<'_> {
         let limits = self.opts.limits;
         let mut remaining = self.remaining;
         // Members are scanned as they come, so memory holds one member at a time.
-        let result =
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             archive::for_each_member(fmt, bytes, &limits, &mut remaining, |name, data, rem| {
                 self.remaining = *rem;
                 let member_path: Arc<str> = Arc::from(format!("{path}!{name}"));
@@ -352,7 +376,14 @@ impl Layer<'_> {
                         .push(FileOutcome::error(member_path, e.to_string())),
                 }
                 *rem = self.remaining;
-            });
+            })
+        }))
+        .unwrap_or_else(|_| {
+            Err(ReadError::Corrupt {
+                format: decompress::format_name(fmt),
+                message: "archive reader failed on malformed input".into(),
+            })
+        });
         self.remaining = remaining;
         if let Err(e) = result {
             self.outcomes.push(FileOutcome::error(path, e.to_string()));
@@ -362,6 +393,23 @@ impl Layer<'_> {
         }
     }
 }
+
+/// Looks further than the detection head when JSON Lines have long lines: a `.json`
+/// or extensionless file whose first line (up to [`LINES_SNIFF_LEN`]) is a whole
+/// JSON value followed by more lines is JSON Lines.
+fn refine(fmt: Format, name: &str, bytes: &[u8]) -> Format {
+    let head = &bytes[..bytes.len().min(LINES_SNIFF_LEN)];
+    let unknown_ext = !format::file_name(name).contains('.');
+    let candidate = fmt == Format::Json || (fmt == Format::Text && unknown_ext);
+    if candidate && bytes.len() > read::BINARY_SNIFF_LEN && json::looks_like_lines(head) {
+        Format::Jsonl
+    } else {
+        fmt
+    }
+}
+
+/// How far [`refine`] looks for the end of a first JSON line.
+const LINES_SNIFF_LEN: usize = 4 << 20;
 
 fn scan_format(fmt: Format, bytes: &[u8], ctx: &ScanCtx<'_>) -> FormatOutput {
     match fmt {
@@ -422,8 +470,8 @@ pub(crate) struct Hit {
     pub(crate) record: Option<u64>,
     pub(crate) field: Option<String>,
     pub(crate) row_group: Option<u64>,
-    /// Line and column when they are not those of `m.start` in the input bytes
-    /// (Parquet values).
+    /// Line and column of the value, when the format knows them (JSON Lines) or
+    /// when they are not those of `m.start` in the input bytes (Parquet values).
     pub(crate) line_col: Option<(u64, u64)>,
 }
 
@@ -445,7 +493,7 @@ fn to_findings(
     bytes: &[u8],
     mut hits: Vec<Hit>,
 ) -> Vec<Finding> {
-    if hits.iter().all(|h| h.line_col.is_none()) {
+    if hits.iter().all(|h| h.row_group.is_none()) {
         // Offsets in the input: the output order is the offset order.
         hits.sort_by_key(|h| (h.m.start, h.m.end, h.m.rule));
     } else {

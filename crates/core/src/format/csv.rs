@@ -21,7 +21,8 @@ use crate::engine::Match;
 use crate::format::{OffsetMap, Segment, ViewBuilder};
 use crate::scan::{FormatOutput, Hit, ScanCtx};
 
-/// View bytes gathered before a batch of rows is scanned.
+/// Most view bytes gathered before a batch of rows is scanned (fewer when the
+/// scan's chunk size is smaller).
 const BATCH: usize = 4 << 20;
 
 /// Delimiter and quoting of a file.
@@ -293,7 +294,7 @@ pub(crate) fn scan(bytes: &[u8], dialect: Dialect, ctx: &ScanCtx<'_>) -> FormatO
                 decode_into(bytes, c, &mut view);
             }
             end = sp.pos();
-            if view.len(end) >= BATCH {
+            if view.len(end) >= ctx.chunk_size.clamp(1, BATCH) {
                 more = true;
                 break;
             }
@@ -436,6 +437,46 @@ mod tests {
             vec![vec!["open,\nnever closed"]]
         );
         assert_eq!(rows(b"a,\"b\"junk,c"), vec![vec!["a", "b", "c"]]);
+    }
+
+    #[test]
+    fn small_batches_equal_one_batch() {
+        let mut set = crate::RuleSet::builtin().unwrap();
+        set.add_str(
+            "t.toml",
+            "[[rule]]\nid = \"t.token\"\nname = \"t\"\ncategory = \"credential\"\nseverity = \"high\"\nkeywords = [\"tok_\"]\nregex = '(?P<value>tok_[a-z0-9]{8})\\b'\n",
+        )
+        .unwrap();
+        let scanner = crate::Scanner::new(&set).unwrap();
+        let mut data = String::from("id,text\n");
+        for i in 0..200 {
+            data.push_str(&format!("{i},\"say \"\"hi\"\"\nthen tok_abcd{i:04}\"\n"));
+        }
+        let run = |chunk_size| {
+            let opts = crate::ScanOptions {
+                chunk_size,
+                ..Default::default()
+            };
+            let (out, _) = crate::scan::scan_bytes_as(
+                "d.csv".into(),
+                data.as_bytes(),
+                crate::format::Format::Csv,
+                &scanner,
+                &opts,
+            );
+            out[0]
+                .findings
+                .iter()
+                .map(|f| (f.record, f.field.clone(), f.start, f.end, f.line))
+                .collect::<Vec<_>>()
+        };
+        let whole = run(8 << 20);
+        assert_eq!(whole.len(), 200);
+        assert_eq!(whole, run(50));
+        assert_eq!(whole[199].0, Some(199));
+        assert_eq!(whole[199].1.as_deref(), Some("text"));
+        let (s, e) = (whole[5].2 as usize, whole[5].3 as usize);
+        assert_eq!(&data[s..e], "tok_abcd0005");
     }
 
     #[test]

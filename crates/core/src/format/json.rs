@@ -27,7 +27,8 @@ use crate::scan::{FormatOutput, Hit, ScanCtx};
 
 /// Deepest nesting accepted; deeper input is reported as malformed.
 pub const MAX_DEPTH: usize = 512;
-/// View bytes gathered before a document is scanned (at a value boundary).
+/// Most view bytes gathered before a document is scanned (at a value boundary);
+/// smaller when the scan's chunk size is smaller.
 const DOC_BATCH: usize = 4 << 20;
 
 /// A syntax error: where and what.
@@ -75,11 +76,13 @@ pub(crate) enum Tok {
 /// A streaming, validating JSON tokenizer over `bytes[pos..end]` for one value.
 #[derive(Debug, Clone)]
 pub(crate) struct Tokenizer<'a> {
-    b: &'a [u8],
+    pub(crate) b: &'a [u8],
     pub(crate) pos: usize,
     end: usize,
     stack: Vec<u8>,
     state: St,
+    /// Offsets of the backslashes of the last string read.
+    pub(crate) escapes: Vec<usize>,
 }
 
 fn err<T>(offset: usize, message: &'static str) -> Result<T, JsonError> {
@@ -94,6 +97,7 @@ impl<'a> Tokenizer<'a> {
             end: range.end.min(b.len()),
             stack: Vec::new(),
             state: St::Value,
+            escapes: Vec::new(),
         }
     }
 
@@ -260,6 +264,7 @@ impl<'a> Tokenizer<'a> {
         let start = self.pos;
         let mut i = start + 1;
         let mut escaped = false;
+        self.escapes.clear();
         loop {
             let Some(k) = memchr::memchr2(b'"', b'\\', &self.b[i.min(self.end)..self.end]) else {
                 return err(start, "unterminated string");
@@ -270,6 +275,7 @@ impl<'a> Tokenizer<'a> {
                 return Ok((start..j + 1, escaped));
             }
             escaped = true;
+            self.escapes.push(j);
             match self.b[..self.end].get(j + 1) {
                 Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i = j + 2,
                 Some(b'u') => {
@@ -350,6 +356,17 @@ pub(crate) fn decode_into(b: &[u8], content: Range<usize>, view: &mut ViewBuilde
         }
         view.replace(j..j + len, &bytes[..n]);
         i = j + len;
+    }
+}
+
+/// Adds the decoded form of the escapes at `escapes` (backslash offsets found by
+/// the tokenizer, so no second search is needed) to `view`.
+pub(crate) fn decode_escapes(b: &[u8], escapes: &[usize], end: usize, view: &mut ViewBuilder<'_>) {
+    for &j in escapes {
+        let (len, bytes, n) = escape_at(b, j, end);
+        if len > 0 {
+            view.replace(j..j + len, &bytes[..n]);
+        }
     }
 }
 
@@ -682,13 +699,13 @@ impl<'a> Walker<'a> {
                 if (fields.is_some() || self.mode == Mode::Notebook) && self.skips(fields) {
                     view.skip(content);
                 } else if *escaped {
-                    decode_into(self.tok.b, content, view);
+                    decode_escapes(self.tok.b, &self.tok.escapes, content.end, view);
                 }
             }
             Tok::Key {
                 span,
                 escaped: true,
-            } => decode_into(self.tok.b, span.start + 1..span.end - 1, view),
+            } => decode_escapes(self.tok.b, &self.tok.escapes, span.end - 1, view),
             _ => {}
         }
     }
@@ -819,7 +836,8 @@ pub(crate) fn scan_document(bytes: &[u8], ctx: &ScanCtx<'_>, mode: Mode) -> Form
     loop {
         let saved = w.clone();
         let batch_start = w.tok.pos;
-        let mut view = ViewBuilder::new(bytes, batch_start);
+        let batch = ctx.chunk_size.clamp(1, DOC_BATCH);
+        let mut view = ViewBuilder::with_hint(bytes, batch_start, batch + (64 << 10));
         let mut failed = None;
         let mut ended = false;
         loop {
@@ -835,7 +853,7 @@ pub(crate) fn scan_document(bytes: &[u8], ctx: &ScanCtx<'_>, mode: Mode) -> Form
                     break;
                 }
             }
-            if w.tok.at_boundary() && view.len(w.tok.pos) >= DOC_BATCH {
+            if w.tok.at_boundary() && view.len(w.tok.pos) >= batch {
                 break;
             }
         }
@@ -846,7 +864,7 @@ pub(crate) fn scan_document(bytes: &[u8], ctx: &ScanCtx<'_>, mode: Mode) -> Form
         };
         let (text, map) = view.finish(batch_end);
         let matches = ctx.scan(&text, &mut out.stats);
-        attribute(bytes, &text, &map, matches, saved, ctx, &mut out.hits);
+        attribute(&text, &map, matches, saved, ctx, &mut out.hits);
         if let Some((before, e)) = failed {
             let (line, col) = crate::scan::LineCounter::new(bytes).locate(e.offset);
             out.warnings.push(format!(
@@ -869,7 +887,6 @@ pub(crate) fn scan_document(bytes: &[u8], ctx: &ScanCtx<'_>, mode: Mode) -> Form
 
 /// Finds the token of each match by walking the batch again from its start.
 fn attribute(
-    bytes: &[u8],
     view: &[u8],
     map: &OffsetMap,
     matches: Vec<Match>,
@@ -877,7 +894,6 @@ fn attribute(
     ctx: &ScanCtx<'_>,
     hits: &mut Vec<Hit>,
 ) {
-    let _ = bytes;
     let mut current: Option<(Tok, Option<Loc>, bool)> = None;
     let mut done = false;
     for m in matches {
@@ -993,6 +1009,68 @@ mod tests {
                 (Some(0), "/a~0b/c~1d/1".to_string(), b"y".to_vec()),
                 (Some(1), "/k".to_string(), b"k".to_vec()),
                 (Some(1), "/k".to_string(), b"z".to_vec()),
+            ]
+        );
+    }
+
+    fn doc_findings(doc: &[u8], chunk_size: usize) -> Vec<(Option<u64>, Option<String>, u64, u64)> {
+        let mut set = crate::RuleSet::builtin().unwrap();
+        set.add_str(
+            "t.toml",
+            "[[rule]]\nid = \"t.token\"\nname = \"t\"\ncategory = \"credential\"\nseverity = \"high\"\nkeywords = [\"tok_\"]\nregex = '(?P<value>tok_[a-z0-9]{8})\\b'\n",
+        )
+        .unwrap();
+        let scanner = crate::Scanner::new(&set).unwrap();
+        let opts = crate::ScanOptions {
+            chunk_size,
+            ..Default::default()
+        };
+        let (out, _) = crate::scan::scan_bytes_as(
+            "d.json".into(),
+            doc,
+            crate::format::Format::Json,
+            &scanner,
+            &opts,
+        );
+        out[0]
+            .findings
+            .iter()
+            .map(|f| (f.record, f.field.clone(), f.start, f.end))
+            .collect()
+    }
+
+    #[test]
+    fn documents_scanned_in_small_batches_equal_one_batch() {
+        let mut doc = String::from("[");
+        for i in 0..300 {
+            if i > 0 {
+                doc.push(',');
+            }
+            doc.push_str(&format!(
+                "{{\"n\": {i}, \"t\": [\"x\\ny\", {{\"deep\": \"a tok_abcd{i:04} \\\"q\\\"\"}}]}}\n"
+            ));
+        }
+        doc.push(']');
+        let whole = doc_findings(doc.as_bytes(), 8 << 20);
+        let small = doc_findings(doc.as_bytes(), 100);
+        assert_eq!(whole.len(), 300);
+        assert_eq!(whole, small);
+        assert_eq!(whole[299].0, Some(299));
+        assert_eq!(whole[299].1.as_deref(), Some("/t/1/deep"));
+        let (s, e) = (whole[7].2 as usize, whole[7].3 as usize);
+        assert_eq!(&doc[s..e], "tok_abcd0007");
+    }
+
+    #[test]
+    fn malformed_documents_warn_and_scan_the_rest_as_text() {
+        let doc = b"[{\"a\": \"tok_aaaa1111\"}, {\"b\": tok_bbbb2222}, \"tok_cccc3333\"]";
+        let f = doc_findings(doc, 8 << 20);
+        assert_eq!(
+            f,
+            vec![
+                (Some(0), Some("/a".to_string()), 8, 20),
+                (None, None, 30, 42),
+                (None, None, 46, 58),
             ]
         );
     }

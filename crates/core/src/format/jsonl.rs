@@ -94,21 +94,28 @@ pub(crate) fn scan_lines(bytes: &[u8], ctx: &ScanCtx<'_>) -> FormatOutput {
 /// One chunk of whole lines; `base` is the record index of its first line.
 fn scan_chunk(bytes: &[u8], chunk: Range<usize>, base: u64, ctx: &ScanCtx<'_>) -> FormatOutput {
     let mut out = FormatOutput::default();
-    let mut view = ViewBuilder::new(bytes, chunk.start);
+    let mut view = ViewBuilder::with_hint(bytes, chunk.start, chunk.len());
     let mut w = Walker::new(bytes, 0..0, Mode::Lines);
     // Lines scanned as plain text: (raw start, raw end).
     let mut bad: Vec<Range<usize>> = Vec::new();
+    // Start of every line of the chunk: record = base + index.
+    let mut starts: Vec<usize> = Vec::new();
     for (i, line) in lines(bytes, chunk.clone()).enumerate() {
+        starts.push(line.start);
         if bytes[line.clone()].iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         let mark = view.mark();
         w.reset(line.clone());
-        let failed = loop {
-            match w.step() {
-                Step::Token(t) => w.feed_view(&t, &mut view, ctx.fields),
-                Step::End => break None,
-                Step::Error(e) => break Some(e),
+        let failed = if ctx.fields.is_none() {
+            decode_line(&mut w.tok, &mut view)
+        } else {
+            loop {
+                match w.step() {
+                    Step::Token(t) => w.feed_view(&t, &mut view, ctx.fields),
+                    Step::End => break None,
+                    Step::Error(e) => break Some(e),
+                }
             }
         };
         if let Some(e) = failed {
@@ -127,13 +134,17 @@ fn scan_chunk(bytes: &[u8], chunk: Range<usize>, base: u64, ctx: &ScanCtx<'_>) -
     }
     let (text, map) = view.finish(chunk.end);
     let matches = ctx.scan(&text, &mut out.stats);
+    let lines = Lines {
+        starts: &starts,
+        end: chunk.end,
+        base,
+    };
     attribute(
         bytes,
         &text,
         &map,
         matches,
-        chunk,
-        base,
+        &lines,
         &bad,
         ctx,
         &mut out.hits,
@@ -141,23 +152,69 @@ fn scan_chunk(bytes: &[u8], chunk: Range<usize>, base: u64, ctx: &ScanCtx<'_>) -
     out
 }
 
+/// Validates one line and adds its decoded strings to the view, without tracking
+/// paths (the fast path when every field is scanned).
+fn decode_line<'a>(
+    tok: &mut crate::format::json::Tokenizer<'a>,
+    view: &mut ViewBuilder<'a>,
+) -> Option<crate::format::json::JsonError> {
+    loop {
+        match tok.next() {
+            Ok(Some(Tok::Str {
+                span,
+                escaped: true,
+            }))
+            | Ok(Some(Tok::Key {
+                span,
+                escaped: true,
+            })) => {
+                crate::format::json::decode_escapes(tok.b, &tok.escapes, span.end - 1, view);
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                return tok.skip_ws().then_some(crate::format::json::JsonError {
+                    offset: tok.pos,
+                    message: "unexpected data after the JSON value",
+                });
+            }
+            Err(e) => return Some(e),
+        }
+    }
+}
+
+/// The lines of a chunk.
+struct Lines<'a> {
+    starts: &'a [usize],
+    end: usize,
+    base: u64,
+}
+
+impl Lines<'_> {
+    /// Record index, start and end (without newline) of the line holding `offset`.
+    fn at(&self, bytes: &[u8], offset: usize) -> (u64, usize, usize) {
+        let k = self.starts.partition_point(|&s| s <= offset).max(1) - 1;
+        let start = self.starts.get(k).copied().unwrap_or(0);
+        let mut end = self.starts.get(k + 1).map_or(self.end, |&n| n - 1);
+        if end > start && bytes.get(end - 1) == Some(&b'\r') {
+            end -= 1;
+        }
+        (self.base + k as u64, start, end)
+    }
+}
+
 /// Gives each match its record (line) and field, walking each line with matches
-/// once.
+/// once. Line and column come from the record, with no second pass over the input.
 #[allow(clippy::too_many_arguments)]
 fn attribute(
     bytes: &[u8],
     view: &[u8],
     map: &OffsetMap,
     matches: Vec<Match>,
-    chunk: Range<usize>,
-    base: u64,
+    lines: &Lines<'_>,
     bad: &[Range<usize>],
     ctx: &ScanCtx<'_>,
     hits: &mut Vec<Hit>,
 ) {
-    let mut record = base;
-    let mut line_start = chunk.start;
-    let mut line_end = line_end_of(bytes, chunk.start, chunk.end);
     let mut w = Walker::new(bytes, 0..0, Mode::Lines);
     // The token walk of the current line: last token, its location and selection.
     let mut current: Option<(Tok, Option<crate::format::json::Loc>, bool)> = None;
@@ -165,25 +222,18 @@ fn attribute(
     let mut line_done = false;
     for m in matches {
         let raw_start = map.raw_span(m.start..m.end).start;
-        // Move to the line holding raw_start.
-        if raw_start > line_end {
-            let nl = memchr::memchr_iter(b'\n', &bytes[line_end..raw_start]).count() as u64;
-            record += nl;
-            line_start = memchr::memrchr(b'\n', &bytes[..raw_start]).map_or(0, |i| i + 1);
-            line_end = line_end_of(bytes, line_start, chunk.end);
-        }
-        let is_bad = bad.binary_search_by_key(&line_start, |r| r.start).is_ok();
-        if is_bad {
-            hits.push(hit_at(view, map, m, None, Some(record)));
+        let (record, line_start, line_end) = lines.at(bytes, raw_start);
+        let with_line = |mut h: Hit| {
+            h.line_col = Some((record + 1, (h.m.start - line_start) as u64 + 1));
+            h
+        };
+        if bad.binary_search_by_key(&line_start, |r| r.start).is_ok() {
+            hits.push(with_line(hit_at(view, map, m, None, Some(record))));
             continue;
         }
         if walked_line != line_start {
             walked_line = line_start;
-            let mut stop = line_end;
-            if stop > line_start && bytes[stop - 1] == b'\r' {
-                stop -= 1;
-            }
-            w.reset(line_start..stop);
+            w.reset(line_start..line_end);
             current = None;
             line_done = false;
         }
@@ -214,14 +264,9 @@ fn attribute(
             _ => (None, ctx.fields.is_none()),
         };
         if selected {
-            hits.push(hit_at(view, map, m, loc, Some(record)));
+            hits.push(with_line(hit_at(view, map, m, loc, Some(record))));
         }
     }
-}
-
-/// End of the line starting at `start` (the offset of its newline, or `end`).
-fn line_end_of(bytes: &[u8], start: usize, end: usize) -> usize {
-    memchr::memchr(b'\n', &bytes[start..end]).map_or(end, |i| start + i)
 }
 
 #[cfg(test)]
@@ -367,6 +412,58 @@ regex = '(?P<value>tok_[a-z0-9]{8})\b'
         assert_eq!(whole.findings.len(), 200);
         assert_eq!(whole.findings, chunked.findings);
         assert_eq!(chunked.findings[199].record, Some(199));
+    }
+
+    fn ascii_escaped(json: &str) -> String {
+        json.chars()
+            .map(|c| {
+                if c.is_ascii() {
+                    c.to_string()
+                } else {
+                    let mut buf = [0u16; 2];
+                    c.encode_utf16(&mut buf)
+                        .iter()
+                        .map(|u| format!("\\u{u:04x}"))
+                        .collect()
+                }
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn findings_slice_back_to_the_value(
+            prefix in "\\PC{0,12}|[\"\\\\\n\t/\u{e9}\u{1f600}a ]{0,12}",
+            suffix in "\\PC{0,12}|[\"\\\\\n\t/\u{e9}\u{1f600}a ]{0,12}",
+            key in "[a-z/~]{1,6}",
+            ascii in proptest::bool::ANY,
+            escape_t in proptest::bool::ANY,
+        ) {
+            let value = format!("{prefix} tok_abcd1234 {suffix}");
+            let mut obj = serde_json::Map::new();
+            obj.insert("n".into(), 1.into());
+            obj.insert(key.clone(), value.into());
+            let mut line = serde_json::Value::Object(obj).to_string();
+            if ascii {
+                line = ascii_escaped(&line);
+            }
+            if escape_t {
+                line = line.replacen("tok_abcd1234", "\\u0074ok_abcd1234", 1);
+            }
+            let data = format!("{{}}\n{line}\n");
+            let out = scan(data.as_bytes(), &scanner(), &ScanOptions::default());
+            let found: Vec<_> = out.findings.iter().filter(|f| f.rule.id == "t.token").collect();
+            proptest::prop_assert_eq!(found.len(), 1, "{}", data);
+            let f = found[0];
+            proptest::prop_assert_eq!(f.record, Some(1));
+            let pointer = format!("/{}", key.replace('~', "~0").replace('/', "~1"));
+            proptest::prop_assert_eq!(f.field.as_deref(), Some(pointer.as_str()));
+            let raw = &data[f.start as usize..f.end as usize];
+            let back: String = serde_json::from_str(&format!("\"{raw}\"")).unwrap();
+            proptest::prop_assert_eq!(back.as_str(), "tok_abcd1234");
+            proptest::prop_assert_eq!(&f.value[..], b"tok_abcd1234");
+        }
     }
 
     #[test]

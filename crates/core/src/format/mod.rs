@@ -392,6 +392,8 @@ pub(crate) struct ViewBuilder<'a> {
     out: Vec<u8>,
     runs: Vec<Run>,
     dirty: bool,
+    /// Expected view size, reserved when copying starts.
+    hint: usize,
 }
 
 /// A point to roll a [`ViewBuilder`] back to.
@@ -413,6 +415,15 @@ impl<'a> ViewBuilder<'a> {
             out: Vec::new(),
             runs: Vec::new(),
             dirty: false,
+            hint: 0,
+        }
+    }
+
+    /// Like [`ViewBuilder::new`], reserving `hint` bytes once copying starts.
+    pub(crate) fn with_hint(raw: &'a [u8], start: usize, hint: usize) -> Self {
+        ViewBuilder {
+            hint,
+            ..ViewBuilder::new(raw, start)
         }
     }
 
@@ -420,6 +431,7 @@ impl<'a> ViewBuilder<'a> {
         if !self.dirty {
             self.dirty = true;
             self.out.clear();
+            self.out.reserve(self.hint);
             self.runs.clear();
             let upto = self.done;
             self.done = self.start;
