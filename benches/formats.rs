@@ -29,7 +29,7 @@ fn corpus(target: usize) -> (Vec<u8>, usize) {
             text.push_str(words[(i * 7 + k * 13) % words.len()]);
             text.push(if k % 17 == 16 { '\n' } else { ' ' });
         }
-        if i % 50 == 0 {
+        if i.is_multiple_of(50) {
             text.push_str(&format!(
                 "contact user{i}.name@corp-mail.net \"quoted\" caf\u{e9}"
             ));

@@ -118,7 +118,7 @@ pub(crate) fn scan(bytes: &[u8], ctx: &ScanCtx<'_>) -> FormatOutput {
                 PhysicalType::BYTE_ARRAY | PhysicalType::FIXED_LEN_BYTE_ARRAY
             ) && ctx
                 .fields
-                .map_or(true, |f| f.selects_column(&c.path().string()))
+                .is_none_or(|f| f.selects_column(&c.path().string()))
         })
         .collect();
     let mut first_rows = Vec::with_capacity(meta.num_row_groups());

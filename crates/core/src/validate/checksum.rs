@@ -17,7 +17,7 @@ pub fn luhn(value: &[u8]) -> bool {
         sum += d;
         n += 1;
     }
-    n >= 2 && sum % 10 == 0
+    n >= 2 && sum.is_multiple_of(10)
 }
 
 /// The IBAN length for a country code, for the countries in the SWIFT registry.

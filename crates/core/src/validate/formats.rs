@@ -98,7 +98,8 @@ fn valid_ymd(year: u32, month: u32, day: u32, year_digits: usize) -> bool {
     if year_digits == 4 && !(1900..=2099).contains(&year) {
         return false;
     }
-    let leap = year_digits == 2 || (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0));
+    let leap = year_digits == 2
+        || (year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)));
     let days = match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,

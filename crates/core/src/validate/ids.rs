@@ -376,7 +376,7 @@ pub fn us_aba(value: &[u8]) -> bool {
         return false;
     }
     let sum: u32 = d.chunks(3).map(|c| 3 * c[0] + 7 * c[1] + c[2]).sum::<u32>();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// IMEI: 15 digits whose last is the Luhn check digit.
