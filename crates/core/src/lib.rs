@@ -26,6 +26,7 @@ pub mod rules;
 pub mod scan;
 pub mod source;
 pub mod validate;
+pub mod write;
 
 pub use engine::{Match, ScanConfig, Scanner};
 pub use finding::Finding;
