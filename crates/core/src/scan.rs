@@ -311,7 +311,7 @@ pub fn chunk_ranges(hay: &[u8], size: usize) -> Vec<Range<usize>> {
 }
 
 /// Turns a match in a segment into a finding with raw offsets, line and column.
-fn to_finding(
+pub(crate) fn to_finding(
     path: &Arc<str>,
     scanner: &Scanner,
     seg: &Segment<'_>,

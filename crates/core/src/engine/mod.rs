@@ -29,7 +29,7 @@ use crate::validate::{OnFail, Validator};
 mod anchor;
 mod score;
 
-pub use score::placeholder_reason;
+pub use score::{placeholder_reason, reserved_reason};
 
 /// Longest window a rule may ask for around a candidate, whatever its regex says.
 const MAX_WINDOW: usize = 64 * 1024;
@@ -305,6 +305,17 @@ impl Scanner {
             .unwrap_or(0)
     }
 
+    /// The largest confidence a context word can add to a match (0 when no rule has
+    /// context words): a value scanned on its own may score this much higher where
+    /// it has context.
+    pub fn max_context_boost(&self) -> f32 {
+        self.inner
+            .rules
+            .iter()
+            .filter_map(|r| r.context.as_ref().map(|c| c.boost))
+            .fold(0.0, f32::max)
+    }
+
     /// Scans a whole haystack; matches are sorted by offset.
     pub fn scan(&self, hay: &[u8], config: &ScanConfig) -> Vec<Match> {
         let mut out = Vec::new();
@@ -529,6 +540,9 @@ fn evaluate(hay: &[u8], rule: &CompiledRule, m: &mut Match, config: &ScanConfig)
         m.dropped = true;
         m.reason = Some(why);
     };
+    if let Some(why) = reserved_reason(&rule.info.id, value) {
+        return drop(m, why);
+    }
     if rule.placeholder_filter {
         if let Some(why) = placeholder_reason(value) {
             m.confidence = (m.confidence * 0.25).min(0.3);

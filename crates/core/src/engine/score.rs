@@ -123,9 +123,68 @@ pub fn placeholder_reason(value: &[u8]) -> Option<&'static str> {
     None
 }
 
+/// Domains reserved for documentation (RFC 2606, RFC 6761): nobody's mailbox.
+const RESERVED_DOMAINS: &[&str] = &["example.com", "example.net", "example.org"];
+const RESERVED_TLDS: &[&str] = &["example", "test", "invalid", "localhost"];
+
+/// Why `value` is reserved for documentation by a standard and so cannot be
+/// anybody's data: an email address at `example.com`/`.net`/`.org` or a reserved
+/// TLD, an IPv4 address in 192.0.2.0/24, 198.51.100.0/24 or 203.0.113.0/24 (RFC 5737),
+/// an IPv6 address in 2001:db8::/32 (RFC 3849), or, for phone rules, a North
+/// American number in 555-0100..555-0199 (reserved for fiction). Unlike
+/// [`placeholder_reason`] this holds for every rule: such values are exact, not
+/// guesses, and they are what synthetic redaction writes.
+pub fn reserved_reason(rule_id: &str, value: &[u8]) -> Option<&'static str> {
+    let text = std::str::from_utf8(value).ok()?;
+    if let Some((_, domain)) = text.rsplit_once('@') {
+        let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+        let tld = domain.rsplit('.').next().unwrap_or("");
+        let reserved = RESERVED_DOMAINS
+            .iter()
+            .any(|d| domain == *d || domain.ends_with(&format!(".{d}")))
+            || (domain.contains('.') && RESERVED_TLDS.contains(&tld));
+        return reserved.then_some("reserved documentation domain (RFC 2606)");
+    }
+    if let Ok(ip) = text.parse::<std::net::Ipv4Addr>() {
+        let o = ip.octets();
+        let doc = matches!(o[..3], [192, 0, 2] | [198, 51, 100] | [203, 0, 113]);
+        return doc.then_some("documentation address (RFC 5737)");
+    }
+    if let Ok(ip) = text.parse::<std::net::Ipv6Addr>() {
+        let doc = ip.segments()[..2] == [0x2001, 0x0db8];
+        return doc.then_some("documentation address (RFC 3849)");
+    }
+    if rule_id.contains("phone") {
+        let digits: Vec<u8> = value.iter().copied().filter(u8::is_ascii_digit).collect();
+        let nanp = digits.len() == 10 || (digits.len() == 11 && digits[0] == b'1');
+        if nanp && &digits[digits.len() - 7..digits.len() - 2] == b"55501" {
+            return Some("fictional phone number (555-01XX)");
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reserved_values() {
+        assert!(reserved_reason("pii.email", b"user12@example.com").is_some());
+        assert!(reserved_reason("pii.email", b"a@mail.example.org").is_some());
+        assert!(reserved_reason("pii.email", b"a@host.test").is_some());
+        assert!(reserved_reason("pii.email", b"a@example-shop.co.uk").is_none());
+        assert!(reserved_reason("pii.email", b"a@notexample.com").is_none());
+        assert!(reserved_reason("network.ipv4", b"203.0.113.7").is_some());
+        assert!(reserved_reason("network.ipv4", b"198.51.100.255").is_some());
+        assert!(reserved_reason("network.ipv4", b"8.8.8.8").is_none());
+        assert!(reserved_reason("network.ipv6", b"2001:db8::1").is_some());
+        assert!(reserved_reason("network.ipv6", b"2001:4860::8888").is_none());
+        assert!(reserved_reason("pii.phone.us", b"(212) 555-0142").is_some());
+        assert!(reserved_reason("pii.phone.us", b"+1 212 555 0199").is_some());
+        assert!(reserved_reason("pii.phone.us", b"(212) 555-0242").is_none());
+        assert!(reserved_reason("pii.ssn", b"212-555-0142").is_none());
+    }
 
     #[test]
     fn placeholders() {
