@@ -21,6 +21,7 @@ pub mod engine;
 pub mod finding;
 pub mod format;
 pub mod read;
+pub mod redact;
 pub mod report;
 pub mod rules;
 pub mod scan;

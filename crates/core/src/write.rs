@@ -252,6 +252,91 @@ pub fn set_private(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Where the files of a run go under an output folder: each input keeps its path
+/// relative to the deepest folder that holds every input argument (a folder
+/// argument counts as itself, a file argument as its parent). So `data/` gives
+/// `OUT/train/a.jsonl` for `data/train/a.jsonl`, and `data/train data/test` give
+/// `OUT/train/...` and `OUT/test/...`.
+///
+/// ```
+/// use std::path::{Path, PathBuf};
+/// use datasieve::write::Layout;
+/// let layout = Layout::new(&[PathBuf::from("/data/train"), PathBuf::from("/data/test/x.csv")])?;
+/// assert_eq!(layout.base(), Path::new("/data"));
+/// assert_eq!(layout.relative(Path::new("/data/train/a/b.jsonl")), Path::new("train/a/b.jsonl"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    base: PathBuf,
+}
+
+impl Layout {
+    /// The layout of a run over `args` (paths as the user gave them; `-` is ignored).
+    pub fn new(args: &[PathBuf]) -> io::Result<Self> {
+        let mut base: Option<PathBuf> = None;
+        for arg in args.iter().filter(|a| a.as_os_str() != "-") {
+            let abs = absolute(arg)?;
+            let dir = if arg.is_dir() {
+                abs
+            } else {
+                abs.parent().map_or(abs.clone(), Path::to_path_buf)
+            };
+            base = Some(match base {
+                None => dir,
+                Some(b) => b
+                    .components()
+                    .zip(dir.components())
+                    .take_while(|(x, y)| x == y)
+                    .map(|(x, _)| x)
+                    .collect(),
+            });
+        }
+        let base = match base {
+            Some(b) => b,
+            None => std::env::current_dir()?,
+        };
+        Ok(Layout { base })
+    }
+
+    /// The folder every input is under.
+    pub fn base(&self) -> &Path {
+        &self.base
+    }
+
+    /// The path of `input` relative to the base (its file name when it is not
+    /// under the base).
+    pub fn relative(&self, input: &Path) -> PathBuf {
+        let abs = absolute(input).unwrap_or_else(|_| input.to_path_buf());
+        match abs.strip_prefix(&self.base) {
+            Ok(rel) if !rel.as_os_str().is_empty() => rel.to_path_buf(),
+            _ => PathBuf::from(input.file_name().unwrap_or(input.as_os_str())),
+        }
+    }
+}
+
+/// `path` made absolute against the current folder, with `.` and `..` resolved
+/// lexically (symbolic links are not resolved).
+pub fn absolute(path: &Path) -> io::Result<PathBuf> {
+    use std::path::Component;
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(path)
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    Ok(out)
+}
+
 fn parent_dir(path: &Path) -> &Path {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -358,6 +443,35 @@ mod tests {
         assert_eq!(mode(&c), 0o600);
         assert!(!exists(&src));
         assert_eq!(std::fs::read(&c).unwrap(), b"data");
+    }
+
+    #[test]
+    fn layout_keeps_paths_relative_to_the_common_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("data/train/sub")).unwrap();
+        std::fs::create_dir_all(root.join("data/test")).unwrap();
+        std::fs::write(root.join("data/test/x.csv"), "a").unwrap();
+        let one = Layout::new(&[root.join("data")]).unwrap();
+        assert_eq!(
+            one.relative(&root.join("data/train/sub/a.jsonl")),
+            Path::new("train/sub/a.jsonl")
+        );
+        let two = Layout::new(&[root.join("data/train"), root.join("data/test/x.csv")]).unwrap();
+        assert_eq!(two.base(), root.join("data"));
+        assert_eq!(
+            two.relative(&root.join("data/test/x.csv")),
+            Path::new("test/x.csv")
+        );
+        let file = Layout::new(&[root.join("data/test/x.csv")]).unwrap();
+        assert_eq!(
+            file.relative(&root.join("data/test/x.csv")),
+            Path::new("x.csv")
+        );
+        assert_eq!(
+            absolute(Path::new("/a/./b/../c")).unwrap(),
+            Path::new("/a/c")
+        );
     }
 
     #[test]

@@ -1,0 +1,467 @@
+use proptest::prelude::*;
+
+use super::*;
+use crate::rules::RuleSet;
+
+/// Small rules that do not depend on the catalog.
+const RULES: &str = r#"
+[[rule]]
+id = "test.token"
+name = "Test token"
+category = "credential"
+severity = "high"
+label = "TOKEN"
+keywords = ["tok_"]
+regex = '(?P<value>tok_[a-z0-9]{16})\b'
+
+[[rule]]
+id = "test.email"
+name = "Email"
+category = "pii"
+severity = "medium"
+label = "EMAIL"
+anchor = "at"
+regex = '''(?i)(?P<value>(?-u:\b)[a-z0-9][a-z0-9._%+'-]{0,63}@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){1,8}[a-z]{2,24})(?-u:\b)'''
+placeholder_filter = false
+
+[[rule]]
+id = "test.card"
+name = "Card"
+category = "financial"
+severity = "critical"
+label = "CARD"
+anchor = { digits = { min = 13 } }
+regex = '{{lb}}(?P<value>[0-9]{4}(?:[ -]?[0-9]{4}){3})\b'
+validators = ["luhn"]
+
+[[rule]]
+id = "test.ipv4"
+name = "IPv4"
+category = "network"
+severity = "low"
+label = "IPV4"
+anchor = { digits = { min = 4 } }
+regex = '{{lb}}(?P<value>(?:[0-9]{1,3}\.){3}[0-9]{1,3})\b'
+"#;
+
+fn rules(extra: &str) -> RuleSet {
+    let mut set = RuleSet::new();
+    set.add_str("test.toml", RULES).unwrap();
+    if !extra.is_empty() {
+        set.add_str("extra.toml", extra).unwrap();
+    }
+    set
+}
+
+fn redactor_with(extra: &str, specs: &[&str], tweak: impl FnOnce(&mut RedactOptions)) -> Redactor {
+    let set = rules(extra);
+    let specs: Vec<OperatorSpec> = specs.iter().map(|s| s.parse().unwrap()).collect();
+    let plan = OperatorPlan::new(&specs);
+    plan.check_rules(&set).unwrap();
+    let mut opts = RedactOptions {
+        plan,
+        key: Some(b"test key".to_vec()),
+        seed: 42,
+        ..RedactOptions::default()
+    };
+    tweak(&mut opts);
+    Redactor::new(Scanner::new(&set).unwrap(), opts).unwrap()
+}
+
+fn redactor(specs: &[&str]) -> Redactor {
+    redactor_with("", specs, |_| {})
+}
+
+fn out(r: &Redactor, input: &str) -> String {
+    let done = r.redact("doc.txt", input.as_bytes()).unwrap();
+    assert!(done.records.balanced(), "{}", done.records);
+    String::from_utf8(done.output.unwrap_or_else(|| input.as_bytes().to_vec())).unwrap()
+}
+
+const DOC: &str =
+    "key tok_abcdefgh12345678 for jane.roe@corp-mail.net\ncard 4556 7375 8689 9855 from 10.1.2.3\n";
+
+#[test]
+fn placeholder_replaces_exact_spans_and_keeps_the_rest() {
+    let r = redactor(&[]);
+    assert_eq!(
+        out(&r, DOC),
+        "key [TOKEN] for [EMAIL]\ncard [CARD] from [IPV4]\n"
+    );
+    let done = r.redact("doc.txt", DOC.as_bytes()).unwrap();
+    assert_eq!(done.findings.len(), 4);
+    assert_eq!(done.findings[0].start, 4);
+    assert_eq!(done.findings[0].rule.id, "test.token");
+    assert_eq!(done.applied[&("test.card".to_string(), "placeholder")], 1);
+    assert_eq!(
+        done.records,
+        RecordCounts {
+            input: 1,
+            output: 1,
+            quarantined: 0,
+            dropped: 0
+        }
+    );
+}
+
+#[test]
+fn clean_input_is_returned_unchanged() {
+    let r = redactor(&[]);
+    let done = r.redact("a.txt", b"nothing here\n").unwrap();
+    assert!(done.output.is_none());
+    assert!(done.findings.is_empty());
+    assert!(done.records.balanced());
+}
+
+#[test]
+fn mask_keeps_length_and_keep_last() {
+    let r = redactor(&["mask"]);
+    assert_eq!(
+        out(&r, DOC),
+        "key ***_**************** for ****.***@****-****.***\ncard **** **** **** **** from **.*.*.*\n"
+    );
+    let r = redactor_with("", &["mask", "financial=mask:4"], |o| o.keep_last = 1);
+    let o = out(&r, DOC);
+    assert!(o.contains("card **** **** **** 9855 "), "{o}");
+    assert!(
+        o.contains("from **.*.*.3"),
+        "--keep-last applies to plain mask: {o}"
+    );
+    let r = redactor_with("", &["mask"], |o| o.mask_char = '#');
+    assert!(out(&r, DOC).contains("###_################"));
+}
+
+#[test]
+fn hash_is_keyed_and_consistent_across_inputs_and_runs() {
+    let r = redactor(&["hash"]);
+    let a = out(&r, "from jane.roe@corp-mail.net\n");
+    let b = out(&r, "to: jane.roe@corp-mail.net, cc: bob@corp-mail.net\n");
+    let tok = |s: &str| s[s.find("[EMAIL:").unwrap()..][..16].to_string();
+    assert_eq!(tok(&a), tok(&b));
+    assert_eq!(
+        tok(&a),
+        pseudonym(b"test key", "EMAIL", b"jane.roe@corp-mail.net")
+    );
+    assert!(b.contains(&pseudonym(b"test key", "EMAIL", b"bob@corp-mail.net")));
+    // Another run with the same key: same pseudonyms. Another key: different.
+    assert_eq!(
+        out(&redactor(&["hash"]), "from jane.roe@corp-mail.net\n"),
+        a
+    );
+    let other = redactor_with("", &["hash"], |o| o.key = Some(b"other".to_vec()));
+    assert_ne!(out(&other, "from jane.roe@corp-mail.net\n"), a);
+}
+
+#[test]
+fn hash_without_a_key_is_refused() {
+    let set = rules("");
+    let opts = RedactOptions {
+        plan: OperatorPlan::new(&["pii=hash".parse().unwrap()]),
+        ..RedactOptions::default()
+    };
+    let err = Redactor::new(Scanner::new(&set).unwrap(), opts).unwrap_err();
+    assert!(matches!(err, RedactError::MissingKey));
+    assert!(err.to_string().contains("DATASIEVE_KEY"));
+}
+
+#[test]
+fn synthetic_values_have_the_shape_and_are_not_found_again() {
+    let r = redactor(&["synthetic"]);
+    let o = out(&r, DOC);
+    let words: Vec<&str> = o.split_whitespace().collect();
+    assert!(words[1].starts_with("tok_") && words[1].len() == 20, "{o}");
+    assert!(
+        words[3].starts_with("user") && words[3].contains("@example."),
+        "{o}"
+    );
+    assert!(words[5..9].join(" ").len() == 19, "{o}");
+    let ip: std::net::Ipv4Addr = words[10].parse().unwrap();
+    assert!(
+        matches!(
+            ip.octets()[..3],
+            [192, 0, 2] | [198, 51, 100] | [203, 0, 113]
+        ),
+        "{o}"
+    );
+    // Nothing left for the same rules, so redacting again changes nothing.
+    let again = r.redact("doc.txt", o.as_bytes()).unwrap();
+    assert!(again.findings.is_empty(), "{:?}", again.findings);
+    assert!(again.output.is_none());
+    let done = r.redact("doc.txt", DOC.as_bytes()).unwrap();
+    assert_eq!(done.rechecked, 0, "no fake needed a second pass");
+    assert_eq!(done.applied.values().sum::<u64>(), 4);
+    assert!(
+        done.applied.keys().all(|(_, op)| *op == "synthetic"),
+        "{:?}",
+        done.applied
+    );
+}
+
+#[test]
+fn synthetic_is_deterministic_per_value_and_seed() {
+    let r = redactor(&["synthetic"]);
+    let a = out(&r, "a jane.roe@corp-mail.net b\n");
+    let b = out(&r, "other text, same value: jane.roe@corp-mail.net\n");
+    assert!(b.ends_with(&format!("{}\n", a.split_whitespace().nth(1).unwrap())));
+    let other = redactor_with("", &["synthetic"], |o| o.seed = 43);
+    assert_ne!(out(&other, "a jane.roe@corp-mail.net b\n"), a);
+}
+
+#[test]
+fn synthetic_falls_back_to_placeholder_when_rules_still_find_the_fake() {
+    // A rule with no placeholder filter finds any tok_ fake, EXAMPLE or not.
+    let strict = r#"
+[[rule]]
+id = "strict.token"
+name = "Strict token"
+category = "credential"
+severity = "high"
+label = "STRICT"
+keywords = ["tok_"]
+regex = '(?P<value>tok_[a-z0-9]{16})\b'
+placeholder_filter = false
+"#;
+    let r = redactor_with(strict, &["synthetic"], |_| {});
+    let done = r.redact("a.txt", b"tok_abcdefgh12345678\n").unwrap();
+    assert_eq!(done.output.as_deref(), Some(&b"[STRICT]\n"[..]));
+    assert_eq!(
+        done.applied[&("strict.token".to_string(), "placeholder")],
+        1
+    );
+}
+
+#[test]
+fn per_category_and_per_rule_operators() {
+    let r = redactor(&[
+        "mask",
+        "credential=hash",
+        "test.email=synthetic",
+        "network=placeholder",
+    ]);
+    let o = out(&r, DOC);
+    assert!(o.starts_with("key [TOKEN:"), "{o}");
+    assert!(o.contains("@example."), "{o}");
+    assert!(o.contains("card **** **** **** ****"), "{o}");
+    assert!(o.ends_with("from [IPV4]\n"), "{o}");
+}
+
+#[test]
+fn overlapping_findings_merge_and_the_most_severe_decides() {
+    // A low-severity rule whose match covers the token and what follows it.
+    let wide = r#"
+[[rule]]
+id = "wide.assignment"
+name = "Assignment"
+category = "pii"
+severity = "low"
+label = "ASSIGNMENT"
+keywords = ["key "]
+regex = 'key (?P<value>[a-z_0-9]+ for)'
+placeholder_filter = false
+"#;
+    let r = redactor_with(wide, &["wide.assignment=mask"], |_| {});
+    let done = r
+        .redact("a.txt", b"key tok_abcdefgh12345678 for x\n")
+        .unwrap();
+    assert_eq!(done.findings.len(), 2);
+    // One span over both values; the high-severity token decides: placeholder.
+    assert_eq!(done.output.as_deref(), Some(&b"key [TOKEN] x\n"[..]));
+    assert_eq!(done.applied.len(), 1);
+}
+
+#[test]
+fn replacements_found_again_are_replaced_until_clean() {
+    // A rule that finds the placeholder of another rule.
+    let sneaky = r#"
+[[rule]]
+id = "sneaky.bracket"
+name = "Bracketed token label"
+category = "pii"
+severity = "low"
+label = "X"
+keywords = ["[TOKEN]"]
+regex = '(?P<value>\[TOKEN\])'
+placeholder_filter = false
+"#;
+    let r = redactor_with(sneaky, &[], |_| {});
+    let done = r.redact("a.txt", b"tok_abcdefgh12345678\n").unwrap();
+    assert_eq!(done.output.as_deref(), Some(&b"[X]\n"[..]));
+    assert_eq!(done.rechecked, 1);
+    // A rule that finds every placeholder, its own included, never converges:
+    // nothing is returned rather than an output that still holds findings.
+    let greedy = r#"
+[[rule]]
+id = "greedy.bracket"
+name = "Anything in brackets"
+category = "pii"
+severity = "low"
+label = "Y"
+keywords = ["["]
+regex = '(?P<value>\[[A-Z]+\])'
+placeholder_filter = false
+"#;
+    let r = redactor_with(greedy, &[], |_| {});
+    let err = r.redact("a.txt", b"tok_abcdefgh12345678\n").unwrap_err();
+    assert!(matches!(err, RedactError::NotConverged { .. }), "{err}");
+    assert!(err.to_string().contains("a.txt"));
+}
+
+#[test]
+fn min_severity_leaves_lower_findings_alone() {
+    let r = redactor_with("", &[], |o| o.min_severity = Severity::High);
+    assert_eq!(
+        out(&r, DOC),
+        "key [TOKEN] for jane.roe@corp-mail.net\ncard [CARD] from 10.1.2.3\n"
+    );
+}
+
+#[test]
+fn drop_record_on_plain_text_falls_back_to_placeholder() {
+    let r = redactor(&["drop-record"]);
+    let done = r.redact("a.txt", b"tok_abcdefgh12345678\n").unwrap();
+    assert_eq!(done.output.as_deref(), Some(&b"[TOKEN]\n"[..]));
+    assert_eq!(done.records.dropped, 0);
+    assert!(done.records.balanced());
+}
+
+#[test]
+fn binary_inputs_pass_through_unless_asked() {
+    let r = redactor(&[]);
+    let bin = b"\0\x01tok_abcdefgh12345678 ";
+    let done = r.redact("a.bin", bin).unwrap();
+    assert!(done.skipped_binary && done.output.is_none());
+    assert!(done.records.balanced());
+    let r = redactor_with("", &[], |o| o.scan.binary = true);
+    let done = r.redact("a.bin", bin).unwrap();
+    assert_eq!(done.output.as_deref(), Some(&b"\0\x01[TOKEN] "[..]));
+}
+
+#[test]
+fn utf8_around_values_stays_valid() {
+    let r = redactor(&["mask"]);
+    let o = out(&r, "caf\u{e9} jane.roe@corp-mail.net \u{1F600}\n");
+    assert_eq!(o, "caf\u{e9} ****.***@****-****.*** \u{1F600}\n");
+}
+
+#[test]
+fn records_text_files_count_once() {
+    let c = RecordCounts {
+        input: 5,
+        output: 3,
+        quarantined: 1,
+        dropped: 1,
+    };
+    assert!(c.balanced());
+    assert_eq!(
+        c.to_string(),
+        "records: 5 in = 3 out + 1 quarantined + 1 dropped (ok)"
+    );
+    let bad = RecordCounts { output: 4, ..c };
+    assert!(!bad.balanced());
+    assert!(bad.to_string().ends_with("(MISMATCH)"));
+}
+
+#[test]
+fn splice_applies_edits_and_deletions() {
+    let input = b"aaa\nbbb\nccc\n";
+    let out = splice(
+        input,
+        vec![(0..1, b"X".to_vec()), (5..6, b"Y".to_vec())],
+        std::slice::from_ref(&(4..8)),
+    );
+    assert_eq!(out, b"Xaa\nccc\n");
+}
+
+// ---- property tests: random documents with planted values --------------------
+
+fn planted() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "tok_[a-z0-9]{16}",
+        "[a-z][a-z0-9.]{0,8}[a-z0-9]@[a-z]{2,10}\\.(com|net|io)",
+        prop::sample::select(vec![
+            "4556 7375 8689 9855",
+            "4556-7375-8689-9855",
+            "5425233430109903",
+            "4916338506082832",
+        ])
+        .prop_map(str::to_string),
+        (0u8..=255, 0u8..=255, 0u8..=255, 1u8..=254)
+            .prop_map(|(a, b, c, d)| format!("{a}.{b}.{c}.{d}")),
+    ]
+}
+
+fn filler() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-z ,.:=\"'()\\[\\]{}]{0,30}",
+        Just("\n".to_string()),
+        "caf\u{e9} \u{1F600} na\u{ef}ve",
+        "[A-Za-z0-9_@.-]{0,24}",
+    ]
+}
+
+fn document() -> impl Strategy<Value = (String, Vec<String>)> {
+    prop::collection::vec((filler(), prop::option::of(planted())), 0..12).prop_map(|parts| {
+        let mut doc = String::new();
+        let mut values = Vec::new();
+        for (fill, value) in parts {
+            doc.push_str(&fill);
+            if let Some(v) = value {
+                // Separated by spaces so that each planted value stands alone.
+                doc.push(' ');
+                doc.push_str(&v);
+                doc.push(' ');
+                values.push(v);
+            }
+        }
+        (doc, values)
+    })
+}
+
+fn operator_specs() -> impl Strategy<Value = Vec<&'static str>> {
+    prop::collection::vec(
+        prop::sample::select(vec![
+            "placeholder",
+            "mask",
+            "mask:4",
+            "hash",
+            "synthetic",
+            "drop-record",
+            "pii=synthetic",
+            "credential=hash",
+            "financial=mask:4",
+            "network=synthetic",
+            "test.token=synthetic",
+        ]),
+        0..4,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    /// Redact, rescan: nothing at or above the threshold; redact again: byte for
+    /// byte the same; records balance; planted values are gone.
+    #[test]
+    fn redaction_is_complete_idempotent_and_balanced(
+        (doc, values) in document(),
+        specs in operator_specs(),
+        seed in any::<u64>(),
+    ) {
+        let r = redactor_with("", &specs, |o| o.seed = seed);
+        let done = r.redact("doc.txt", doc.as_bytes()).unwrap();
+        prop_assert!(done.records.balanced(), "{}", done.records);
+        let output = done.output.clone().unwrap_or_else(|| doc.as_bytes().to_vec());
+        let text = String::from_utf8(output.clone()).expect("output stays UTF-8");
+        let (left, records) = r.findings("doc.txt", &output).unwrap();
+        prop_assert!(left.is_empty(), "still found: {:?} in {:?}", left, text);
+        prop_assert_eq!(records, 1);
+        let again = r.redact("doc.txt", &output).unwrap();
+        prop_assert!(again.output.is_none(), "second redaction changed {:?}", text);
+        for v in &values {
+            prop_assert!(!text.contains(v.as_str()), "{:?} left in {:?}", v, text);
+        }
+        for f in &done.findings {
+            prop_assert!(f.start < f.end && f.end as usize <= doc.len());
+        }
+    }
+}
