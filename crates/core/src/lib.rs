@@ -20,6 +20,7 @@
 pub mod engine;
 pub mod finding;
 pub mod format;
+pub mod quarantine;
 pub mod read;
 pub mod redact;
 pub mod report;

@@ -27,17 +27,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Range;
-use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::engine::{ScanConfig, Scanner};
 use crate::finding::Finding;
-use crate::format::{self, Format, OffsetMap, Segment};
-use crate::read;
+use crate::format::{Format, Segment};
 use crate::rules::Severity;
-use crate::scan::{self, LineCounter, ScanOptions};
+use crate::scan::ScanOptions;
+use document::Document;
 
+pub(crate) mod document;
 mod operator;
 mod replace;
 pub mod run;
@@ -126,7 +126,7 @@ pub enum RedactError {
 }
 
 /// Records in and where they went. Plain text counts as one record per file.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordCounts {
     /// Records read.
     pub input: u64,
@@ -191,26 +191,6 @@ pub struct Redacted {
     pub skipped_binary: bool,
 }
 
-/// One decoded piece of an input and the hits in it.
-struct Piece<'a> {
-    seg: Segment<'a>,
-    hits: Vec<Hit>,
-    findings_at: Vec<crate::engine::Match>,
-}
-
-/// An input as the redactor sees it: pieces with hits, and the raw byte range of
-/// every record (a record's range includes its line ending).
-struct Document<'a> {
-    pieces: Vec<Piece<'a>>,
-    records: Vec<Range<usize>>,
-}
-
-impl Document<'_> {
-    fn hit_count(&self) -> usize {
-        self.pieces.iter().map(|p| p.hits.len()).sum()
-    }
-}
-
 /// Redacts inputs. Immutable, `Send + Sync`: share one across threads.
 #[derive(Debug, Clone)]
 pub struct Redactor {
@@ -251,9 +231,7 @@ impl Redactor {
 
     /// The format `path` is read as.
     pub fn format_of(&self, path: &str, bytes: &[u8]) -> Format {
-        self.opts.scan.input_format.unwrap_or_else(|| {
-            format::detect(path, &bytes[..bytes.len().min(read::BINARY_SNIFF_LEN)])
-        })
+        document::format_of(&self.opts.scan, path, bytes)
     }
 
     /// Finds what to redact in `input` without changing anything (kept findings
@@ -263,9 +241,9 @@ impl Redactor {
         if self.skip_binary(fmt, input) {
             return Ok((Vec::new(), 1));
         }
-        let doc = self.analyse(path, fmt, input)?;
+        let doc = self.analyse(fmt, input)?;
         Ok((
-            self.to_findings(path, input, &doc),
+            document::to_findings(&self.scanner, path, input, &doc),
             doc.records.len() as u64,
         ))
     }
@@ -292,7 +270,7 @@ impl Redactor {
             };
             return Ok(done);
         }
-        let doc = self.analyse(path, fmt, input)?;
+        let doc = self.analyse(fmt, input)?;
         let n = doc.records.len() as u64;
         done.records = RecordCounts {
             input: n,
@@ -302,7 +280,7 @@ impl Redactor {
         if doc.hit_count() == 0 {
             return Ok(done);
         }
-        done.findings = self.to_findings(path, input, &doc);
+        done.findings = document::to_findings(&self.scanner, path, input, &doc);
         let (mut out, dropped) = self.rewrite(fmt, input, &doc, &self.opts.plan, &mut done.applied);
         drop(doc);
         done.records.dropped = dropped;
@@ -310,7 +288,7 @@ impl Redactor {
         let fallback = OperatorPlan::all(Operator::Placeholder);
         let mut passes = 1;
         loop {
-            let again = self.analyse(path, fmt, &out)?;
+            let again = self.analyse(fmt, &out)?;
             if again.records.len() as u64 != done.records.output {
                 let mut counts = done.records;
                 counts.output = again.records.len() as u64;
@@ -341,70 +319,17 @@ impl Redactor {
     }
 
     fn skip_binary(&self, fmt: Format, bytes: &[u8]) -> bool {
-        !self.opts.scan.binary && matches!(fmt, Format::Text) && read::looks_binary(bytes)
+        document::skip_binary(&self.opts.scan, fmt, bytes)
     }
 
-    /// Scans the pieces of an input, keeping what redaction acts on.
-    fn analyse<'a>(
-        &self,
-        _path: &str,
-        fmt: Format,
-        bytes: &'a [u8],
-    ) -> Result<Document<'a>, RedactError> {
-        let keep = |m: &crate::engine::Match| {
-            !m.dropped && self.scanner.rule(m.rule).severity >= self.opts.min_severity
-        };
-        match fmt {
-            Format::Text => {
-                let mut stats = Vec::new();
-                let matches: Vec<_> =
-                    scan::scan_text(bytes, &self.scanner, &self.opts.scan, &mut stats)
-                        .into_iter()
-                        .filter(keep)
-                        .collect();
-                let seg = Segment {
-                    text: bytes.into(),
-                    map: OffsetMap::Identity { base: 0 },
-                    raw: 0..bytes.len(),
-                    record: None,
-                    field: None,
-                };
-                let whole = 0..bytes.len();
-                Ok(Document {
-                    pieces: vec![self.piece(seg, matches)],
-                    records: vec![whole],
-                })
-            }
-        }
-    }
-
-    fn piece<'a>(&self, seg: Segment<'a>, matches: Vec<crate::engine::Match>) -> Piece<'a> {
-        let hits = matches
-            .iter()
-            .map(|m| Hit {
-                span: m.start..m.end,
-                rule: self.scanner.rule(m.rule).clone(),
-                confidence: m.confidence,
-            })
-            .collect();
-        Piece {
-            seg,
-            hits,
-            findings_at: matches,
-        }
-    }
-
-    fn to_findings(&self, path: &str, input: &[u8], doc: &Document<'_>) -> Vec<Finding> {
-        let path: Arc<str> = Arc::from(path);
-        let mut lines = LineCounter::new(input);
-        let mut out: Vec<Finding> = doc
-            .pieces
-            .iter()
-            .flat_map(|p| p.findings_at.iter().map(move |m| (p, m)))
-            .map(|(p, m)| scan::to_finding(&path, &self.scanner, &p.seg, m, &mut lines))
-            .collect();
-        out.sort_by_key(|f| (f.start, f.end));
-        out
+    fn analyse<'a>(&self, fmt: Format, bytes: &'a [u8]) -> Result<Document<'a>, RedactError> {
+        document::analyse(
+            &self.scanner,
+            &self.opts.scan,
+            self.opts.min_severity,
+            fmt,
+            bytes,
+        )
     }
 
     /// Applies `plan` to the hits of `doc`: returns the new bytes and the number of
@@ -513,9 +438,7 @@ impl Redactor {
 
 /// Formats where a record can be removed.
 fn supports_drop(fmt: Format) -> bool {
-    match fmt {
-        Format::Text => false,
-    }
+    document::is_record_format(fmt)
 }
 
 /// Raw edits for replacements in the decoded text of one segment. Plain text
@@ -535,7 +458,7 @@ fn field_edits(
 
 /// Applies sorted, disjoint `edits` and removes `deletions` (edits inside a deleted
 /// range are skipped).
-fn splice(
+pub(crate) fn splice(
     input: &[u8],
     edits: Vec<(Range<usize>, Vec<u8>)>,
     deletions: &[Range<usize>],
