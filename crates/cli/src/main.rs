@@ -134,6 +134,7 @@ enum Format {
 enum ListFormat {
     Human,
     Json,
+    Markdown,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,6 +230,8 @@ fn run_rules(args: RulesArgs) -> Result<Exit> {
                         "severity": r.rule.severity.as_str(),
                         "label": r.rule.label(),
                         "keywords": r.rule.keywords,
+                        "anchor": r.rule.anchor,
+                        "regex": datasieve::engine::expand_macros(&r.rule.regex),
                         "validators": r.rule.validators.iter().map(|v| v.name().to_string()).collect::<Vec<_>>(),
                         "context": r.rule.context.as_ref().map(|c| &c.words),
                         "source": r.source,
@@ -238,6 +241,7 @@ fn run_rules(args: RulesArgs) -> Result<Exit> {
             serde_json::to_writer_pretty(&mut out, &list)?;
             writeln!(out)?;
         }
+        ListFormat::Markdown => write!(out, "{}", datasieve::rules::catalog_markdown(&set))?,
         ListFormat::Human => {
             let w = set
                 .rules()

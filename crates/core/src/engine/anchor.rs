@@ -107,7 +107,7 @@ pub(super) fn for_each_digit_run(
     }
     while i < block.end {
         if !hay[i].is_ascii_digit() {
-            i += 1;
+            i = next_digit(hay, i + 1, block.end);
             continue;
         }
         let start = i;
@@ -134,6 +134,26 @@ pub(super) fn for_each_digit_run(
         f(start..last_digit_end, count);
         i = last_digit_end.max(start + 1);
     }
+}
+
+/// Position of the first ASCII digit in `hay[from..end]`, or `end`. Skips eight
+/// bytes at a time (SWAR): most text has few digits.
+fn next_digit(hay: &[u8], mut from: usize, end: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    while from + 8 <= end {
+        let word = u64::from_le_bytes(hay[from..from + 8].try_into().expect("8 bytes"));
+        // A byte b is a digit iff (b ^ 0x30) < 10; "has a byte below 10" is exact.
+        let y = word ^ (ONES * 0x30);
+        if y.wrapping_sub(ONES * 10) & !y & HIGHS != 0 {
+            break;
+        }
+        from += 8;
+    }
+    while from < end && !hay[from].is_ascii_digit() {
+        from += 1;
+    }
+    from
 }
 
 #[cfg(test)]
@@ -163,6 +183,24 @@ mod tests {
         );
         assert_eq!(runs("1.2.3.4"), vec![("1.2.3.4".into(), 4)]);
         assert_eq!(runs("a - - 1"), vec![("1".into(), 1)]);
+    }
+
+    #[test]
+    fn next_digit_matches_naive_scan() {
+        let mut hay = Vec::new();
+        for i in 0..2000u32 {
+            hay.push(((i * 7919 + 13) % 256) as u8);
+        }
+        for start in 0..hay.len() {
+            let naive = hay[start..]
+                .iter()
+                .position(u8::is_ascii_digit)
+                .map_or(hay.len(), |p| start + p);
+            assert_eq!(next_digit(&hay, start, hay.len()), naive, "from {start}");
+        }
+        assert_eq!(next_digit(b"abcdefghijklmnop9", 0, 17), 16);
+        assert_eq!(next_digit(b"abcdefghijklmnop9", 0, 16), 16);
+        assert_eq!(next_digit(b"/:/:/:/:/:/:0", 0, 13), 12);
     }
 
     #[test]

@@ -171,6 +171,17 @@ pub struct RuleStats {
     pub nanos: u64,
 }
 
+/// A detector that is not a regex rule: the place where detectors that need a
+/// language model or large gazetteers (person names, street addresses) plug in.
+/// It reports spans in the haystack; the scanner attributes them to the rule
+/// described by [`Detector::info`] and applies the same threshold and ordering.
+pub trait Detector: Send + Sync {
+    /// The rule this detector reports as (id, category, severity, label).
+    fn info(&self) -> RuleInfo;
+    /// Appends `(value span, confidence)` pairs found in `hay`.
+    fn detect(&self, hay: &[u8], out: &mut Vec<(Range<usize>, f32)>);
+}
+
 /// Rules compiled for scanning. Immutable, `Send + Sync` and cheap to clone.
 #[derive(Clone)]
 pub struct Scanner {
@@ -179,6 +190,8 @@ pub struct Scanner {
 
 struct Inner {
     rules: Vec<CompiledRule>,
+    /// Detectors, reported as rules `rules.len()..`.
+    detectors: Vec<(Arc<RuleInfo>, Box<dyn Detector>)>,
     keywords: Option<AhoCorasick>,
     /// Keyword pattern id -> rules that use it.
     keyword_rules: Vec<Vec<u32>>,
@@ -275,6 +288,7 @@ impl Scanner {
         Ok(Scanner {
             inner: Arc::new(Inner {
                 rules,
+                detectors: Vec::new(),
                 keywords,
                 keyword_rules,
                 max_keyword_len,
@@ -284,14 +298,35 @@ impl Scanner {
         })
     }
 
-    /// The description of rule `idx` (as in [`Match::rule`]).
-    pub fn rule(&self, idx: usize) -> &Arc<RuleInfo> {
-        &self.inner.rules[idx].info
+    /// Compiles the rules of the set and adds detectors that are not regex rules.
+    pub fn with_detectors(
+        set: &RuleSet,
+        detectors: Vec<Box<dyn Detector>>,
+    ) -> Result<Self, EngineError> {
+        let base = Scanner::new(set)?;
+        let mut inner =
+            Arc::try_unwrap(base.inner).unwrap_or_else(|_| unreachable!("fresh scanner"));
+        inner.detectors = detectors
+            .into_iter()
+            .map(|d| (Arc::new(d.info()), d))
+            .collect();
+        Ok(Scanner {
+            inner: Arc::new(inner),
+        })
     }
 
-    /// Number of rules.
+    /// The description of rule `idx` (as in [`Match::rule`]); detectors follow the
+    /// regex rules.
+    pub fn rule(&self, idx: usize) -> &Arc<RuleInfo> {
+        match self.inner.rules.get(idx) {
+            Some(r) => &r.info,
+            None => &self.inner.detectors[idx - self.inner.rules.len()].0,
+        }
+    }
+
+    /// Number of rules, detectors included.
     pub fn rule_count(&self) -> usize {
-        self.inner.rules.len()
+        self.inner.rules.len() + self.inner.detectors.len()
     }
 
     /// The longest window any rule looks at around a candidate: chunks of a large
@@ -354,10 +389,49 @@ impl Scanner {
             );
             pos = block_end;
         }
+        if !self.inner.detectors.is_empty() {
+            self.run_detectors(hay, range, config, out);
+        }
         let mut new = out.split_off(first);
         finish(&self.inner.rules, &mut new);
         out.append(&mut new);
         self.return_scratch(scratch);
+    }
+
+    fn run_detectors(
+        &self,
+        hay: &[u8],
+        range: Range<usize>,
+        config: &ScanConfig,
+        out: &mut Vec<Match>,
+    ) {
+        let mut spans = Vec::new();
+        for (i, (_, d)) in self.inner.detectors.iter().enumerate() {
+            spans.clear();
+            d.detect(hay, &mut spans);
+            for (span, confidence) in spans.drain(..) {
+                if span.start < range.start
+                    || span.start >= range.end
+                    || span.is_empty()
+                    || span.end > hay.len()
+                {
+                    continue;
+                }
+                let dropped = confidence < config.min_confidence;
+                if dropped && !config.explain {
+                    continue;
+                }
+                out.push(Match {
+                    rule: self.inner.rules.len() + i,
+                    start: span.start,
+                    end: span.end,
+                    match_span: span,
+                    confidence,
+                    reason: dropped.then_some("below confidence threshold"),
+                    dropped,
+                });
+            }
+        }
     }
 
     fn take_scratch(&self) -> Scratch {
@@ -577,20 +651,19 @@ fn evaluate(hay: &[u8], rule: &CompiledRule, m: &mut Match, config: &ScanConfig)
 /// Sorts the new matches, removes duplicates (same rule and span, found from two
 /// windows) and suppresses generic matches that overlap a specific one.
 fn finish(rules: &[CompiledRule], new: &mut Vec<Match>) {
+    let generic = |m: &Match| rules.get(m.rule).is_some_and(|r| r.info.generic);
     new.sort_by(|a, b| {
         (a.start, a.end, a.rule, a.dropped).cmp(&(b.start, b.end, b.rule, b.dropped))
     });
     new.dedup_by(|b, a| a.rule == b.rule && a.start == b.start && a.end == b.end);
     let specific: Vec<Range<usize>> = new
         .iter()
-        .filter(|m| !m.dropped && !rules[m.rule].info.generic)
+        .filter(|m| !m.dropped && !generic(m))
         .map(|m| m.start..m.end)
         .collect();
     if !specific.is_empty() {
         new.retain(|m| {
-            !rules[m.rule].info.generic
-                || m.dropped
-                || !specific.iter().any(|s| s.start < m.end && m.start < s.end)
+            !generic(m) || m.dropped || !specific.iter().any(|s| s.start < m.end && m.start < s.end)
         });
     }
 }

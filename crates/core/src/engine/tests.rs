@@ -201,3 +201,39 @@ fn reserved_documentation_values_are_dropped_whatever_the_rule() {
     assert!(explained[0].dropped);
     assert!(explained[0].reason.unwrap().contains("RFC 2606"));
 }
+
+struct NameDetector;
+
+impl Detector for NameDetector {
+    fn info(&self) -> RuleInfo {
+        RuleInfo {
+            id: "pii.person_name.test".into(),
+            name: "Person name (test gazetteer)".into(),
+            category: crate::Category::Pii,
+            severity: crate::Severity::Medium,
+            label: "NAME".into(),
+            generic: false,
+        }
+    }
+    fn detect(&self, hay: &[u8], out: &mut Vec<(Range<usize>, f32)>) {
+        for (i, _) in hay.windows(5).enumerate().filter(|(_, w)| *w == b"Alice") {
+            out.push((i..i + 5, 0.7));
+        }
+    }
+}
+
+#[test]
+fn detectors_plug_in_next_to_rules() {
+    let mut set = RuleSet::new();
+    set.add_str("t.toml", TOKEN_RULE).unwrap();
+    let s = Scanner::with_detectors(&set, vec![Box::new(NameDetector)]).unwrap();
+    assert_eq!(s.rule_count(), 2);
+    let found = s.scan(b"Alice sent tok_abcd1234", &ScanConfig::default());
+    let ids: Vec<&str> = found.iter().map(|m| s.rule(m.rule).id.as_str()).collect();
+    assert_eq!(ids, vec!["pii.person_name.test", "t.token"]);
+    let strict = ScanConfig {
+        min_confidence: 0.9,
+        ..ScanConfig::default()
+    };
+    assert_eq!(s.scan(b"Alice", &strict).len(), 0);
+}

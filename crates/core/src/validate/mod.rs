@@ -16,10 +16,16 @@ use crate::rules::ValidatorSpec;
 
 mod checksum;
 mod crypto;
+mod formats;
+mod ids;
+mod network;
 mod text;
 
 pub use checksum::*;
 pub use crypto::*;
+pub use formats::*;
+pub use ids::*;
+pub use network::*;
 pub use text::*;
 
 /// What happens to a candidate whose validator fails.
@@ -59,6 +65,74 @@ pub enum ValidatorKind {
     Base58Check,
     /// Bech32 or Bech32m (BIP-173/350) checksum.
     Bech32,
+    /// Bech32 checksum without the 90-character limit (Cardano addresses).
+    Bech32Long,
+    /// Base58Check over the XRP Ledger alphabet.
+    RippleBase58Check,
+    /// Bitcoin-alphabet base58 decoding to exactly `bytes` bytes (Solana: 32).
+    Base58Length {
+        /// Decoded length in bytes.
+        bytes: usize,
+    },
+    /// Ethereum EIP-55 mixed-case checksum (all-lower/all-upper pass).
+    Eip55,
+    /// Monero block base58 with a Keccak-256 checksum.
+    Monero,
+    /// Verhoeff check digit (Aadhaar).
+    Verhoeff,
+    /// UK NHS number mod 11.
+    UkNhs,
+    /// US SSN structure (area, group, serial).
+    UsSsn,
+    /// US ITIN structure (9, group ranges).
+    UsItin,
+    /// US EIN campus prefix.
+    UsEin,
+    /// UK National Insurance number prefix and suffix letters.
+    UkNino,
+    /// Canadian SIN: Luhn, not starting with 0 or 8.
+    CaSin,
+    /// German Steuer-IdNr: digit distribution and ISO 7064 MOD 11,10.
+    DeTaxId,
+    /// French NIR: key = 97 - (number mod 97), Corsica 2A/2B.
+    FrNir,
+    /// Spanish DNI/NIE check letter.
+    EsDni,
+    /// Italian codice fiscale check character.
+    ItCodiceFiscale,
+    /// Brazilian CPF check digits.
+    BrCpf,
+    /// Brazilian CNPJ check digits.
+    BrCnpj,
+    /// Dutch BSN 11-proof.
+    NlBsn,
+    /// Australian TFN weighted mod 11.
+    AuTfn,
+    /// US ABA routing number prefix and 3-7-1 checksum.
+    UsAba,
+    /// IMEI: 15 digits, Luhn.
+    Imei,
+    /// Vehicle identification number check digit.
+    Vin,
+    /// Strict dotted-quad IPv4.
+    Ipv4,
+    /// Publicly routable IPv4 (fails for private, loopback, documentation, ...).
+    Ipv4Public,
+    /// IPv6 text form.
+    Ipv6,
+    /// A calendar date that exists, year 1900-2099.
+    Date,
+    /// International phone number: E.164 country code and length.
+    E164,
+    /// Number of digits within bounds.
+    DigitCount {
+        /// Fewest digits.
+        min: usize,
+        /// Most digits.
+        max: usize,
+    },
+    /// SWIFT/BIC shape with an ISO country code.
+    SwiftBic,
     /// The value does not read like words (prose, identifiers): at most `max` of it is
     /// covered by common English words and subword pieces.
     NotWords {
@@ -87,6 +161,15 @@ impl Validator {
                 None => default.ok_or_else(|| format!("validator {name}: missing parameter {key}")),
             }
         };
+        let count = |key: &str, default: Option<usize>| -> Result<usize, String> {
+            match params.get(key) {
+                Some(toml::Value::Integer(i)) if *i >= 0 => Ok(*i as usize),
+                Some(other) => Err(format!(
+                    "validator {name}: parameter {key} must be a whole number, not {other}"
+                )),
+                None => default.ok_or_else(|| format!("validator {name}: missing parameter {key}")),
+            }
+        };
         let kind = match name {
             "luhn" => ValidatorKind::Luhn,
             "iban" => ValidatorKind::Iban,
@@ -96,6 +179,44 @@ impl Validator {
             "github_crc32" => ValidatorKind::GithubCrc32,
             "base58check" => ValidatorKind::Base58Check,
             "bech32" => ValidatorKind::Bech32,
+            "bech32_long" => ValidatorKind::Bech32Long,
+            "ripple_base58check" => ValidatorKind::RippleBase58Check,
+            "base58_length" => ValidatorKind::Base58Length {
+                bytes: count("bytes", None)?,
+            },
+            "eip55" => ValidatorKind::Eip55,
+            "monero" => ValidatorKind::Monero,
+            "verhoeff" => ValidatorKind::Verhoeff,
+            "uk_nhs" => ValidatorKind::UkNhs,
+            "us_ssn" => ValidatorKind::UsSsn,
+            "us_itin" => ValidatorKind::UsItin,
+            "us_ein" => ValidatorKind::UsEin,
+            "uk_nino" => ValidatorKind::UkNino,
+            "ca_sin" => ValidatorKind::CaSin,
+            "de_tax_id" => ValidatorKind::DeTaxId,
+            "fr_nir" => ValidatorKind::FrNir,
+            "es_dni" => ValidatorKind::EsDni,
+            "it_codice_fiscale" => ValidatorKind::ItCodiceFiscale,
+            "br_cpf" => ValidatorKind::BrCpf,
+            "br_cnpj" => ValidatorKind::BrCnpj,
+            "nl_bsn" => ValidatorKind::NlBsn,
+            "au_tfn" => ValidatorKind::AuTfn,
+            "us_aba" => ValidatorKind::UsAba,
+            "imei" => ValidatorKind::Imei,
+            "vin" => ValidatorKind::Vin,
+            "ipv4" => ValidatorKind::Ipv4,
+            "ipv4_public" => ValidatorKind::Ipv4Public,
+            "ipv6" => ValidatorKind::Ipv6,
+            "date" => ValidatorKind::Date,
+            "e164" => ValidatorKind::E164,
+            "digit_count" => {
+                let (min, max) = (count("min", None)?, count("max", None)?);
+                if min > max {
+                    return Err(format!("validator {name}: min {min} is above max {max}"));
+                }
+                ValidatorKind::DigitCount { min, max }
+            }
+            "swift_bic" => ValidatorKind::SwiftBic,
             "not_words" => ValidatorKind::NotWords {
                 max: num("max", Some(0.6))?,
             },
@@ -127,6 +248,36 @@ impl Validator {
             ValidatorKind::GithubCrc32 => github_crc32(value),
             ValidatorKind::Base58Check => base58check(value),
             ValidatorKind::Bech32 => bech32(value),
+            ValidatorKind::Bech32Long => bech32_variant_max(value, 1023).is_some(),
+            ValidatorKind::RippleBase58Check => ripple_base58check(value),
+            ValidatorKind::Base58Length { bytes } => base58_length(value, *bytes),
+            ValidatorKind::Eip55 => eip55(value),
+            ValidatorKind::Monero => monero(value),
+            ValidatorKind::Verhoeff => verhoeff(value),
+            ValidatorKind::UkNhs => uk_nhs(value),
+            ValidatorKind::UsSsn => us_ssn(value),
+            ValidatorKind::UsItin => us_itin(value),
+            ValidatorKind::UsEin => us_ein(value),
+            ValidatorKind::UkNino => uk_nino(value),
+            ValidatorKind::CaSin => ca_sin(value),
+            ValidatorKind::DeTaxId => de_tax_id(value),
+            ValidatorKind::FrNir => fr_nir(value),
+            ValidatorKind::EsDni => es_dni(value),
+            ValidatorKind::ItCodiceFiscale => it_codice_fiscale(value),
+            ValidatorKind::BrCpf => br_cpf(value),
+            ValidatorKind::BrCnpj => br_cnpj(value),
+            ValidatorKind::NlBsn => nl_bsn(value),
+            ValidatorKind::AuTfn => au_tfn(value),
+            ValidatorKind::UsAba => us_aba(value),
+            ValidatorKind::Imei => imei(value),
+            ValidatorKind::Vin => vin(value),
+            ValidatorKind::Ipv4 => ipv4(value),
+            ValidatorKind::Ipv4Public => ipv4_public(value),
+            ValidatorKind::Ipv6 => ipv6(value),
+            ValidatorKind::Date => date(value),
+            ValidatorKind::E164 => e164(value),
+            ValidatorKind::DigitCount { min, max } => digit_count(value, *min, *max),
+            ValidatorKind::SwiftBic => swift_bic(value),
             ValidatorKind::NotWords { max } => {
                 return if word_coverage(value) <= *max {
                     Ok(())
@@ -150,7 +301,36 @@ impl Validator {
             ValidatorKind::Entropy { .. } => "low entropy",
             ValidatorKind::GithubCrc32 => "failed GitHub CRC32 checksum",
             ValidatorKind::Base58Check => "failed base58check checksum",
-            ValidatorKind::Bech32 => "failed bech32 checksum",
+            ValidatorKind::Bech32 | ValidatorKind::Bech32Long => "failed bech32 checksum",
+            ValidatorKind::RippleBase58Check => "failed XRP base58check checksum",
+            ValidatorKind::Base58Length { .. } => "not base58 of the expected length",
+            ValidatorKind::Eip55 => "failed EIP-55 checksum",
+            ValidatorKind::Monero => "failed Monero checksum",
+            ValidatorKind::Verhoeff => "failed Verhoeff checksum",
+            ValidatorKind::UkNhs => "failed NHS number mod-11 check",
+            ValidatorKind::UsSsn => "not a valid SSN (area, group or serial)",
+            ValidatorKind::UsItin => "not a valid ITIN (prefix or group)",
+            ValidatorKind::UsEin => "not a valid EIN prefix",
+            ValidatorKind::UkNino => "not a valid National Insurance number",
+            ValidatorKind::CaSin => "failed SIN check",
+            ValidatorKind::DeTaxId => "failed Steuer-IdNr check",
+            ValidatorKind::FrNir => "failed NIR key",
+            ValidatorKind::EsDni => "failed DNI/NIE check letter",
+            ValidatorKind::ItCodiceFiscale => "failed codice fiscale check character",
+            ValidatorKind::BrCpf => "failed CPF check digits",
+            ValidatorKind::BrCnpj => "failed CNPJ check digits",
+            ValidatorKind::NlBsn => "failed BSN 11-proof",
+            ValidatorKind::AuTfn => "failed TFN check",
+            ValidatorKind::UsAba => "failed ABA routing checksum",
+            ValidatorKind::Imei => "failed IMEI Luhn check",
+            ValidatorKind::Vin => "failed VIN check digit",
+            ValidatorKind::Ipv4 => "not an IPv4 address",
+            ValidatorKind::Ipv4Public => "not a public IPv4 address",
+            ValidatorKind::Ipv6 => "not an IPv6 address",
+            ValidatorKind::Date => "not a valid date",
+            ValidatorKind::E164 => "unknown country code or bad length",
+            ValidatorKind::DigitCount { .. } => "wrong number of digits",
+            ValidatorKind::SwiftBic => "not a valid SWIFT/BIC code",
             ValidatorKind::NotWords { .. } => "reads like words",
             ValidatorKind::CharClasses { .. } => "too few character classes",
         }
@@ -162,6 +342,8 @@ fn check_known_params(name: &str, params: &BTreeMap<String, toml::Value>) -> Res
         "entropy" => &["min", "on_fail"],
         "not_words" => &["max", "on_fail"],
         "char_classes" => &["min", "on_fail"],
+        "base58_length" => &["bytes", "on_fail"],
+        "digit_count" => &["min", "max", "on_fail"],
         _ => &["on_fail"],
     };
     match params.keys().find(|k| !allowed.contains(&k.as_str())) {
@@ -195,6 +377,19 @@ mod tests {
         assert!(Validator::from_spec(&spec("v = { name = 'entropy' }")).is_err());
         assert!(Validator::from_spec(&spec("v = { name = 'luhn', min = 2 }")).is_err());
         assert!(Validator::from_spec(&spec("v = 'nope'")).is_err());
+        let v = Validator::from_spec(&spec("v = { name = 'digit_count', min = 10, max = 11 }"))
+            .unwrap();
+        assert_eq!(v.kind, ValidatorKind::DigitCount { min: 10, max: 11 });
+        assert!(Validator::from_spec(&spec("v = { name = 'digit_count', min = 3 }")).is_err());
+        assert!(
+            Validator::from_spec(&spec("v = { name = 'digit_count', min = 5, max = 2 }")).is_err()
+        );
+        let v = Validator::from_spec(&spec("v = { name = 'ipv4_public', on_fail = 0.5 }")).unwrap();
+        assert_eq!(v.kind, ValidatorKind::Ipv4Public);
+        assert_eq!(v.on_fail, OnFail::Lower(0.5));
+        assert_eq!(v.check(b"10.0.0.1"), Err("not a public IPv4 address"));
+        assert!(Validator::from_spec(&spec("v = { name = 'base58_length', bytes = 32 }")).is_ok());
+        assert!(Validator::from_spec(&spec("v = { name = 'verhoeff', min = 2 }")).is_err());
     }
 
     #[test]

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Throughput comparison on one generated corpus, all tools in the same run:
+#   datasieve (full catalog, 1 and 2 threads), `rg -j1` with a literal that never
+#   occurs (the scan limit), `rg -j1 -f` with the catalog's own regexes (what a user
+#   would otherwise run), and `cat > /dev/null`.
+# Prints the median wall time of several runs, MB/s, ratios, and datasieve's peak
+# anonymous memory (heap; the mapped input is not counted).
+#
+# usage: benches/compare.sh [MB=200] [RUNS=5]
+# needs: cargo, python3, ripgrep (`apt-get install ripgrep`)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MB=${1:-200}
+RUNS=${2:-5}
+OUT=target/bench-corpus-$MB
+command -v rg >/dev/null || { echo "compare.sh: ripgrep (rg) is required: apt-get install ripgrep" >&2; exit 2; }
+
+cargo build --release -q -p datasieve-cli -p datasieve-bench
+BIN=target/release/datasieve
+if [ ! -d "$OUT" ]; then
+  target/release/gen-corpus --out "$OUT" --mb "$MB" --file-mb 16 --seed 1
+fi
+# The catalog's regexes, macros expanded, for rg -f.
+"$BIN" rules --format json | python3 -c 'import json,sys; [print(r["regex"]) for r in json.load(sys.stdin)]' > target/catalog-regexes.txt
+
+python3 - "$OUT" "$RUNS" "$BIN" <<'PY'
+import os, statistics, subprocess, sys, threading, time
+corpus, runs, binary = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+files = sorted(os.path.join(corpus, f) for f in os.listdir(corpus))
+size = sum(os.path.getsize(f) for f in files)
+
+def peak_anon(pid, box, stop):
+    # Sample RssAnon (heap and other anonymous pages) until the process ends.
+    while not stop.is_set():
+        try:
+            with open(f"/proc/{pid}/status") as fh:
+                for line in fh:
+                    if line.startswith("RssAnon:"):
+                        box[0] = max(box[0], int(line.split()[1]))
+        except OSError:
+            break
+        time.sleep(0.01)
+
+def run(cmd, stdin=None):
+    times, anon = [], 0
+    for _ in range(runs):
+        t = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=stdin)
+        box, stop = [0], threading.Event()
+        th = threading.Thread(target=peak_anon, args=(p.pid, box, stop)); th.start()
+        p.wait(); stop.set(); th.join()
+        times.append(time.perf_counter() - t)
+        anon = max(anon, box[0])
+        if p.returncode not in (0, 1):
+            sys.exit(f"{cmd} failed with {p.returncode}")
+    return statistics.median(times), anon
+
+rows = [
+    ("cat > /dev/null", ["sh", "-c", f"cat {corpus}/* > /dev/null"]),
+    ("rg -j1 literal (scan limit)", ["rg", "-j1", "-c", "--no-messages", "QQzzNEVERzzQQ", corpus]),
+    ("rg -j1 -f catalog regexes", ["rg", "-j1", "-c", "--no-messages", "-f", "target/catalog-regexes.txt", corpus]),
+    ("datasieve -j1", [binary, "scan", "-q", "-j1", "--format", "jsonl", corpus]),
+    ("datasieve -j2", [binary, "scan", "-q", "-j2", "--format", "jsonl", corpus]),
+]
+results = {}
+print(f"corpus: {corpus}, {len(files)} files, {size/1e6:.0f} MB, median of {runs} runs, warm cache")
+subprocess.run(["sh", "-c", f"cat {corpus}/* > /dev/null"])
+for name, cmd in rows:
+    t, anon = run(cmd)
+    results[name] = t
+    extra = f"  peak anon {anon/1024:.1f} MiB" if name.startswith("datasieve") else ""
+    print(f"| {name:<30} | {t:8.3f} s | {size/t/1e6:9.1f} MB/s |{extra}")
+ds1, ds2 = results["datasieve -j1"], results["datasieve -j2"]
+print()
+print(f"datasieve -j1 vs scan limit (rg literal):  {results['rg -j1 literal (scan limit)']/ds1:.3f}")
+print(f"datasieve -j1 vs rg -f catalog:            {results['rg -j1 -f catalog regexes']/ds1:.1f}x faster")
+print(f"datasieve scaling 2 threads / 1 thread:    {ds1/ds2:.2f}x")
+PY
