@@ -340,15 +340,15 @@ impl Scanner {
             .unwrap_or(0)
     }
 
-    /// The largest confidence a context word can add to a match (0 when no rule has
-    /// context words): a value scanned on its own may score this much higher where
-    /// it has context.
-    pub fn max_context_boost(&self) -> f32 {
+    /// The confidence a context word adds to a match of rule `idx` (0 when the
+    /// rule has no context words): a value scanned on its own may score this much
+    /// higher where it has context.
+    pub fn context_boost(&self, idx: usize) -> f32 {
         self.inner
             .rules
-            .iter()
-            .filter_map(|r| r.context.as_ref().map(|c| c.boost))
-            .fold(0.0, f32::max)
+            .get(idx)
+            .and_then(|r| r.context.as_ref())
+            .map_or(0.0, |c| c.boost)
     }
 
     /// Scans a whole haystack; matches are sorted by offset.

@@ -114,6 +114,9 @@ pub fn placeholder_reason(value: &[u8]) -> Option<&'static str> {
             return Some("well-known test value");
         }
     }
+    if repeated_pattern(&body) {
+        return Some("placeholder value (repeated pattern)");
+    }
     if PLACEHOLDER_MARKS
         .iter()
         .any(|m| memchr::memmem::find(&lower, m.as_bytes()).is_some())
@@ -121,6 +124,24 @@ pub fn placeholder_reason(value: &[u8]) -> Option<&'static str> {
         return Some("placeholder or documentation example");
     }
     None
+}
+
+/// True when a block of at most 4 characters repeats over at least 16 characters
+/// and two thirds of `body` (`abcdabcdabcd...`): no random secret looks like that.
+fn repeated_pattern(body: &[u8]) -> bool {
+    (2..=4).any(|p| {
+        let mut best = 0;
+        let mut run = 0;
+        for i in p..body.len() {
+            if body[i] == body[i - p] {
+                run += 1;
+                best = best.max(run + p);
+            } else {
+                run = 0;
+            }
+        }
+        best >= 16 && best * 3 >= body.len() * 2
+    })
 }
 
 /// Domains reserved for documentation (RFC 2606, RFC 6761): nobody's mailbox.
@@ -195,5 +216,8 @@ mod tests {
         assert!(placeholder_reason(b"4111 1111 1111 1111").is_some());
         assert!(placeholder_reason(b"ghp_R4nd0mB0dyOfThirtyCharsxxQwErT0abcd").is_none());
         assert!(placeholder_reason(b"4556 7375 8689 9855").is_none());
+        assert!(placeholder_reason(b"dop_v1_3fa93fa93fa93fa93fa93fa93fa93fa9").is_some());
+        assert!(placeholder_reason(b"3fa93fa9-3fa9-3fa9-3fa9-3fa93fa93fa9").is_some());
+        assert!(placeholder_reason(b"dop_v1_62d086d01a87b8fdd87552271fe13d9f").is_none());
     }
 }

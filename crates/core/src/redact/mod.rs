@@ -196,9 +196,6 @@ pub struct Redacted {
 pub struct Redactor {
     scanner: Scanner,
     opts: RedactOptions,
-    /// Threshold used to decide whether a synthetic value would be found again on
-    /// its own: lower than the scan threshold by what context words can add.
-    alone_threshold: f32,
 }
 
 impl Redactor {
@@ -210,13 +207,7 @@ impl Redactor {
         }
         // Dropped candidates are never redacted.
         opts.scan.engine.explain = false;
-        let alone_threshold =
-            (opts.scan.engine.min_confidence - scanner.max_context_boost()).max(0.0);
-        Ok(Redactor {
-            scanner,
-            opts,
-            alone_threshold,
-        })
+        Ok(Redactor { scanner, opts })
     }
 
     /// The scanner.
@@ -413,7 +404,7 @@ impl Redactor {
             Operator::Synthetic => {
                 for attempt in 0..SYNTHETIC_ATTEMPTS {
                     let fake = synthetic::fake(self.opts.seed, &rule.label, value, attempt);
-                    if fake != value && !self.found_alone(&fake) {
+                    if fake != value && !self.found_alone(&rule.label, &fake) {
                         return (fake, op);
                     }
                 }
@@ -422,19 +413,39 @@ impl Redactor {
         }
     }
 
-    /// True when the rules find something in `value` on its own, with a threshold
-    /// lowered by what context words could add elsewhere.
-    fn found_alone(&self, value: &[u8]) -> bool {
+    /// True when the rules would find `fake` again: on its own, or after its label
+    /// as an assignment (`DEEPSEEK_API_KEY=...`), which supplies the keyword or
+    /// context word many rules need. A match counts when its confidence plus what
+    /// its rule's context words could add elsewhere reaches the threshold.
+    fn found_alone(&self, label: &str, fake: &[u8]) -> bool {
         let config = ScanConfig {
-            explain: false,
-            min_confidence: self.alone_threshold,
+            explain: true,
+            min_confidence: 0.0,
         };
-        self.scanner
-            .scan(value, &config)
-            .iter()
-            .any(|m| self.scanner.rule(m.rule).severity >= self.opts.min_severity)
+        let threshold = self.opts.scan.engine.min_confidence;
+        let found = |hay: &[u8], boost: bool| {
+            self.scanner.scan(hay, &config).iter().any(|m| {
+                // Dropped by a validator, a placeholder or reserved-value check: safe.
+                // Dropped for want of a context word: context may exist elsewhere.
+                let could_keep = !m.dropped || m.reason == Some(MISSING_CONTEXT);
+                let extra = if boost {
+                    self.scanner.context_boost(m.rule)
+                } else {
+                    0.0
+                };
+                could_keep
+                    && self.scanner.rule(m.rule).severity >= self.opts.min_severity
+                    && m.confidence + extra >= threshold
+            })
+        };
+        let mut in_context = format!("{label}=").into_bytes();
+        in_context.extend_from_slice(fake);
+        found(fake, true) || found(&in_context, false)
     }
 }
+
+/// The reason the engine gives when a rule's required context word is missing.
+const MISSING_CONTEXT: &str = "missing context word";
 
 /// Formats where a record can be removed.
 fn supports_drop(fmt: Format) -> bool {

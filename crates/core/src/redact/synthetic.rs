@@ -97,7 +97,6 @@ const DIGITS: &[u8] = b"0123456789";
 const LOWER: &[u8] = b"abcdefghijklmnopqrstuvwxyz";
 const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 const HEX_LOWER: &[u8] = b"0123456789abcdef";
-const HEX_UPPER: &[u8] = b"0123456789ABCDEF";
 
 /// A fake for `value`, found by a rule labelled `label` (attempt 0, then 1, 2...
 /// when an earlier fake was still detected).
@@ -129,9 +128,9 @@ pub fn fake(seed: u64, label: &str, value: &[u8], attempt: u32) -> Vec<u8> {
         {
             return fake_nanp_phone(value, digits, &mut rng);
         }
-        return fake_digits(value, &mut rng);
+        return fake_digits(value, attempt, &mut rng);
     }
-    fake_token(value, &mut rng)
+    fake_token(value, attempt, &mut rng)
 }
 
 fn first_digit(value: &[u8]) -> Option<u8> {
@@ -233,8 +232,25 @@ fn fake_nanp_phone(value: &[u8], digits: usize, rng: &mut Rng) -> Vec<u8> {
 }
 
 /// Random digits, separators kept; a leading zero stays a zero and a leading
-/// non-zero digit stays non-zero.
-fn fake_digits(value: &[u8], rng: &mut Rng) -> Vec<u8> {
+/// non-zero digit stays non-zero. After the first attempt the digits count up
+/// from a random digit (`456-78-9012`), which the placeholder filter knows as
+/// sequential.
+fn fake_digits(value: &[u8], attempt: u32, rng: &mut Rng) -> Vec<u8> {
+    if attempt > 0 {
+        let mut d = 1 + rng.below(9) as u8;
+        return value
+            .iter()
+            .map(|&b| {
+                if b.is_ascii_digit() {
+                    let out = b'0' + d;
+                    d = (d + 1) % 10;
+                    out
+                } else {
+                    b
+                }
+            })
+            .collect();
+    }
     let mut first = true;
     value
         .iter()
@@ -273,8 +289,10 @@ fn token_prefix(value: &[u8]) -> usize {
 }
 
 /// Same prefix, same length, a random body of the same character classes; long
-/// enough bodies end in `EXAMPLE` / `example`.
-fn fake_token(value: &[u8], rng: &mut Rng) -> Vec<u8> {
+/// enough bodies end in `EXAMPLE` / `example`. Hex bodies cannot hold the marker:
+/// after the first attempt they repeat a short random block instead, which keeps
+/// the alphabet but has the low entropy no real key has.
+fn fake_token(value: &[u8], attempt: u32, rng: &mut Rng) -> Vec<u8> {
     let p = token_prefix(value);
     let (prefix, body) = value.split_at(p);
     let alnum: Vec<u8> = body
@@ -287,14 +305,22 @@ fn fake_token(value: &[u8], rng: &mut Rng) -> Vec<u8> {
     let has_digit = alnum.iter().any(u8::is_ascii_digit);
     let hex = alnum.len() >= 8 && alnum.iter().all(u8::is_ascii_hexdigit) && has_digit;
     let mut out = prefix.to_vec();
+    let block: Vec<u8> = (0..4).map(|_| rng.pick(HEX_LOWER)).collect();
+    let mut hex_pos = 0;
     let mut new_body: Vec<u8> = body
         .iter()
         .map(|&b| {
             if hex && b.is_ascii_hexdigit() {
-                if b.is_ascii_uppercase() {
-                    rng.pick(HEX_UPPER)
+                let d = if attempt > 0 {
+                    hex_pos += 1;
+                    block[(hex_pos - 1) % block.len()]
                 } else {
                     rng.pick(HEX_LOWER)
+                };
+                if b.is_ascii_uppercase() {
+                    d.to_ascii_uppercase()
+                } else {
+                    d
                 }
             } else if b.is_ascii_lowercase() {
                 rng.pick(LOWER)
@@ -425,6 +451,14 @@ mod tests {
         assert_eq!(f.len(), 11);
         assert_eq!((&f[3..4], &f[6..7]), ("-", "-"));
         assert!(f.starts_with('0'), "leading zero kept: {f}");
+        // Later attempts count up, which the placeholder filter recognises.
+        let f = s(fake(2, "SSN", b"423-71-5286", 1));
+        assert_eq!((&f[3..4], &f[6..7]), ("-", "-"));
+        assert_eq!(
+            placeholder_reason(f.as_bytes()),
+            Some("placeholder value (sequential digits)"),
+            "{f}"
+        );
     }
 
     #[test]
