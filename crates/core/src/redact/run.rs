@@ -205,15 +205,15 @@ pub fn plan_jobs(
     Ok(jobs)
 }
 
-/// Fails when an output (or backup) of `jobs` exists: checked before any work, so
-/// that a run without `--force` writes nothing rather than half of its outputs.
+/// Fails when an output of `jobs` exists: checked before any work, so that a run
+/// without `--force` writes nothing rather than half of its outputs. In-place
+/// backups are checked when they are written, since only inputs that change get
+/// one (an input whose backup exists is then left unchanged and reported).
 pub fn check_no_clobber(jobs: &[Job]) -> Result<(), LayoutError> {
     let existing: Vec<&PathBuf> = jobs
         .iter()
-        .flat_map(|j| {
-            let out = (!j.in_place()).then_some(&j.output);
-            out.into_iter().chain(j.backup.as_ref())
-        })
+        .filter(|j| !j.in_place())
+        .map(|j| &j.output)
         .filter(|p| write::exists(p))
         .collect();
     match existing.first() {
