@@ -1183,3 +1183,81 @@ fn quarantine_split_writes_clean_and_flagged_records_apart() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn redact_jsonl_and_csv_keep_their_format() {
+    let env = Env::new();
+    let jsonl = "{\"id\":1,\"text\":\"hello\"}\n{\"text\":\"key tok_abcdefgh12345678\\nby user:alicex42\",\"id\":2}\n";
+    env.write("data/chat.jsonl", jsonl);
+    env.write(
+        "data/people.csv",
+        "name,secret\nann,\"tok_abcdefgh12345678, \"\"quoted\"\"\"\nbob,none\n",
+    );
+    let a = env.redact(&["data", "--out", "clean"]).assert().code(0);
+    assert!(stdout_of(&a).contains("records: 4 in = 4 out + 0 quarantined + 0 dropped (ok)"));
+    let out = env.read("clean/chat.jsonl");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "{\"id\":1,\"text\":\"hello\"}");
+    let v: Value = serde_json::from_str(lines[1]).unwrap();
+    assert_eq!(v["text"], "key [TOKEN]\nby user:[USER]");
+    assert!(
+        lines[1].ends_with(",\"id\":2}"),
+        "key order kept: {}",
+        lines[1]
+    );
+    assert_eq!(
+        env.read("clean/people.csv"),
+        "name,secret\nann,\"[TOKEN], \"\"quoted\"\"\"\nbob,none\n"
+    );
+    // drop-record removes records and the invariant line says so.
+    let a = env
+        .redact(&["data", "--out", "dropped", "--operator", "drop-record"])
+        .assert()
+        .code(0);
+    assert!(
+        stdout_of(&a).contains("records: 4 in = 2 out + 0 quarantined + 2 dropped (ok)"),
+        "{}",
+        stdout_of(&a)
+    );
+    assert_eq!(
+        env.read("dropped/chat.jsonl"),
+        "{\"id\":1,\"text\":\"hello\"}\n"
+    );
+    assert_eq!(env.read("dropped/people.csv"), "name,secret\nbob,none\n");
+}
+
+#[test]
+fn quarantine_split_jsonl_and_csv_records() {
+    let env = Env::new();
+    env.write(
+        "data/chat.jsonl",
+        "{\"t\":\"a\"}\n{\"t\":\"tok_abcdefgh12345678\"}\n{\"t\":\"b\"}\n",
+    );
+    env.write("data/p.csv", "h\nuser:alicex42\nfine\n");
+    let a = env
+        .quarantine(&["data", "--to", "q", "--split", "--out", "clean"])
+        .assert()
+        .code(0);
+    assert_eq!(
+        stdout_of(&a).lines().last().unwrap(),
+        "records: 5 in = 3 out + 2 quarantined + 0 dropped (ok)"
+    );
+    assert_eq!(
+        env.read("clean/chat.jsonl"),
+        "{\"t\":\"a\"}\n{\"t\":\"b\"}\n"
+    );
+    assert_eq!(
+        env.read("q/chat.jsonl"),
+        "{\"t\":\"tok_abcdefgh12345678\"}\n"
+    );
+    assert_eq!(env.read("clean/p.csv"), "h\nfine\n");
+    assert_eq!(env.read("q/p.csv"), "h\nuser:alicex42\n");
+    let m: Value = serde_json::from_str(&env.read("q/manifest.json")).unwrap();
+    let e = &m["entries"];
+    assert_eq!(e[0]["kind"], "record");
+    assert_eq!(e[0]["record"], 1, "original record number");
+    assert_eq!(e[0]["stored"], "chat.jsonl");
+    assert_eq!(e[1]["record"], 0);
+    assert_eq!(e[1]["rules"]["test.user"], 1);
+    assert_eq!(m["runs"][0]["mode"], "split");
+}

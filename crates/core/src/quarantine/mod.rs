@@ -352,14 +352,14 @@ fn handle(
     let content = crate::read::read_file(&job.input, opts.scan.mmap_threshold)
         .map_err(|e| format!("cannot read: {e}"))?;
     report.bytes = content.len() as u64;
-    let fmt = document::format_of(&opts.scan, path, &content);
+    let shape = document::shape_of(&opts.scan, path);
     let source = absolute(&job.input)
         .unwrap_or_else(|_| job.input.clone())
         .display()
         .to_string();
     let stored = opts.to.join(&job.relative);
     let stored_name = job.relative.display().to_string();
-    if document::skip_binary(&opts.scan, fmt, &content) {
+    if document::skip_binary(&opts.scan, shape, &content) {
         report.skipped_binary = true;
         report.records = RecordCounts {
             input: 1,
@@ -372,10 +372,16 @@ fn handle(
         }
         return Ok(());
     }
-    let doc: Document<'_> =
-        document::analyse(scanner, &opts.scan, opts.min_severity, fmt, &content)
-            .map_err(|e: RedactError| e.to_string())?;
-    report.findings = document::to_findings(scanner, path, &content, &doc);
+    let doc: Document = document::analyse(
+        scanner,
+        &opts.scan,
+        opts.min_severity,
+        path,
+        shape,
+        &content,
+    )
+    .map_err(|e: RedactError| e.to_string())?;
+    report.findings = doc.findings.clone();
     let n = doc.records.len() as u64;
     report.records = RecordCounts {
         input: n,
@@ -418,23 +424,30 @@ fn handle(
         }
         Mode::Split { .. } => {
             // Flagged records: those holding a finding (plain text: the one record).
-            let mut by_record: BTreeMap<u64, Vec<&Finding>> = BTreeMap::new();
+            // A finding outside every record (a CSV header) flags the first record.
+            let mut by_record: BTreeMap<usize, Vec<&Finding>> = BTreeMap::new();
             for f in &report.findings {
-                by_record.entry(f.record.unwrap_or(0)).or_default().push(f);
+                let pos = doc.record_at(f.start as usize).unwrap_or(0);
+                by_record.entry(pos).or_default().push(f);
             }
-            let flagged: BTreeSet<u64> = by_record.keys().copied().collect();
+            let flagged: BTreeSet<usize> = by_record
+                .keys()
+                .copied()
+                .filter(|&p| p < doc.records.len())
+                .collect();
             let ranges: Vec<std::ops::Range<usize>> = flagged
                 .iter()
-                .filter_map(|&r| doc.records.get(r as usize).cloned())
+                .map(|&p| doc.records[p].range.clone())
                 .collect();
             let clean = splice(&content, Vec::new(), &ranges);
             let clean_path = job.clean.as_ref().expect("split jobs have a clean path");
             if !ranges.is_empty() {
                 let mut held = content[doc.header.clone()].to_vec();
-                for (pos, (&rec, range)) in flagged.iter().zip(&ranges).enumerate() {
+                for (pos, (&p, range)) in flagged.iter().zip(&ranges).enumerate() {
                     let bytes = &content[range.clone()];
                     held.extend_from_slice(bytes);
-                    let findings = &by_record[&rec];
+                    let findings = &by_record[&p];
+                    let rec = doc.records[p].index;
                     report.entries.push(Entry {
                         run: 0,
                         kind: EntryKind::Record,
@@ -456,7 +469,7 @@ fn handle(
             }
             // A plain-text file is one record: when it is flagged there is nothing
             // clean to write.
-            if document::is_record_format(fmt) || ranges.is_empty() {
+            if doc.shape.has_records() || ranges.is_empty() {
                 write::write_file(clean_path, &clean, opts.overwrite).map_err(|e| e.to_string())?;
                 report.clean = Some(clean_path.clone());
             }

@@ -222,3 +222,57 @@ fn runs_into_the_same_folder_append_to_the_manifest() {
     assert_eq!(m.entries.len(), 4);
     assert_eq!(m.entries[3].run, 1);
 }
+
+#[test]
+fn split_jsonl_and_csv_records_with_their_record_numbers() {
+    let fx = Fixture::new();
+    fx.write(
+        "data/chat.jsonl",
+        "{\"a\":\"ok\"}\n\n{\"a\":\"tok_abcdefgh12345678\"}\n{\"a\":\"fine\"}\n{\"a\":\"note:abcdef\"}",
+    );
+    fx.write(
+        "data/t.csv",
+        "h1,h2\nx,\"multi\nline tok_abcdefgh12345678\"\ny,z\n",
+    );
+    let opts = fx.opts(Mode::Split { out: fx.p("clean") });
+    let args = vec![fx.p("data")];
+    let inputs = vec![fx.p("data/chat.jsonl"), fx.p("data/t.csv")];
+    let jobs = plan_jobs(&args, &inputs, &opts).unwrap();
+    let report = quarantine_files(&scanner(), &jobs, &opts, &|_| {});
+    report.write_manifest(&opts, vec![], vec![]).unwrap();
+    let r = report.records();
+    assert_eq!((r.input, r.output, r.quarantined), (6, 3, 3));
+    assert!(r.balanced());
+    let read = |p: &str| std::fs::read_to_string(fx.p(p)).unwrap();
+    assert_eq!(
+        read("clean/chat.jsonl"),
+        "{\"a\":\"ok\"}\n\n{\"a\":\"fine\"}\n"
+    );
+    assert_eq!(
+        read("q/chat.jsonl"),
+        "{\"a\":\"tok_abcdefgh12345678\"}\n{\"a\":\"note:abcdef\"}"
+    );
+    assert_eq!(read("clean/t.csv"), "h1,h2\ny,z\n");
+    assert_eq!(
+        read("q/t.csv"),
+        "h1,h2\nx,\"multi\nline tok_abcdefgh12345678\"\n"
+    );
+    let m = Manifest::load(&fx.p("q")).unwrap().unwrap();
+    let recs: Vec<(String, Option<u64>, Option<u64>)> = m
+        .entries
+        .iter()
+        .map(|e| (e.stored.clone(), e.record, e.position))
+        .collect();
+    assert_eq!(
+        recs,
+        vec![
+            ("chat.jsonl".into(), Some(2), Some(0)),
+            ("chat.jsonl".into(), Some(4), Some(1)),
+            ("t.csv".into(), Some(0), Some(0)),
+        ]
+    );
+    assert_eq!(
+        m.entries[0].sha256,
+        sha256_hex(b"{\"a\":\"tok_abcdefgh12345678\"}\n")
+    );
+}

@@ -32,12 +32,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{ScanConfig, Scanner};
 use crate::finding::Finding;
-use crate::format::{Format, Segment};
 use crate::rules::Severity;
 use crate::scan::ScanOptions;
-use document::Document;
+use document::{Document, Shape};
 
 pub(crate) mod document;
+mod fields;
 mod operator;
 mod replace;
 pub mod run;
@@ -176,8 +176,6 @@ pub struct Redacted {
     /// The sanitised bytes, or `None` when nothing had to change (the input is its
     /// own sanitised copy, byte for byte).
     pub output: Option<Vec<u8>>,
-    /// The format the input was read as.
-    pub format: Format,
     /// What was found in the input and acted on (offsets in the input).
     pub findings: Vec<Finding>,
     /// Replacements made, by rule and operator (one per merged span).
@@ -220,39 +218,30 @@ impl Redactor {
         &self.opts
     }
 
-    /// The format `path` is read as.
-    pub fn format_of(&self, path: &str, bytes: &[u8]) -> Format {
-        document::format_of(&self.opts.scan, path, bytes)
-    }
-
-    /// Finds what to redact in `input` without changing anything (kept findings
-    /// at or above the minimum severity), plus the record count.
+    /// Finds what redaction would act on in `input` without changing anything
+    /// (kept findings at or above the minimum severity), and counts its records.
     pub fn findings(&self, path: &str, input: &[u8]) -> Result<(Vec<Finding>, u64), RedactError> {
-        let fmt = self.format_of(path, input);
-        if self.skip_binary(fmt, input) {
+        let shape = document::shape_of(&self.opts.scan, path);
+        if document::skip_binary(&self.opts.scan, shape, input) {
             return Ok((Vec::new(), 1));
         }
-        let doc = self.analyse(fmt, input)?;
-        Ok((
-            document::to_findings(&self.scanner, path, input, &doc),
-            doc.records.len() as u64,
-        ))
+        let doc = self.analyse(path, shape, input)?;
+        Ok((doc.findings, doc.records.len() as u64))
     }
 
     /// Redacts one input named `path` (the name picks the format and appears in
     /// findings and errors).
     pub fn redact(&self, path: &str, input: &[u8]) -> Result<Redacted, RedactError> {
-        let fmt = self.format_of(path, input);
+        let shape = document::shape_of(&self.opts.scan, path);
         let mut done = Redacted {
             output: None,
-            format: fmt,
             findings: Vec::new(),
             applied: Applied::new(),
             records: RecordCounts::default(),
             rechecked: 0,
             skipped_binary: false,
         };
-        if self.skip_binary(fmt, input) {
+        if document::skip_binary(&self.opts.scan, shape, input) {
             done.skipped_binary = true;
             done.records = RecordCounts {
                 input: 1,
@@ -261,25 +250,24 @@ impl Redactor {
             };
             return Ok(done);
         }
-        let doc = self.analyse(fmt, input)?;
+        let doc = self.analyse(path, shape, input)?;
         let n = doc.records.len() as u64;
         done.records = RecordCounts {
             input: n,
             output: n,
             ..RecordCounts::default()
         };
-        if doc.hit_count() == 0 {
+        if doc.findings.is_empty() {
             return Ok(done);
         }
-        done.findings = document::to_findings(&self.scanner, path, input, &doc);
-        let (mut out, dropped) = self.rewrite(fmt, input, &doc, &self.opts.plan, &mut done.applied);
-        drop(doc);
+        let (mut out, dropped) = self.rewrite(input, &doc, &self.opts.plan, &mut done.applied);
+        done.findings = doc.findings;
         done.records.dropped = dropped;
         done.records.output = n - dropped;
         let fallback = OperatorPlan::all(Operator::Placeholder);
         let mut passes = 1;
         loop {
-            let again = self.analyse(fmt, &out)?;
+            let again = self.analyse(path, shape, &out)?;
             if again.records.len() as u64 != done.records.output {
                 let mut counts = done.records;
                 counts.output = again.records.len() as u64;
@@ -288,7 +276,7 @@ impl Redactor {
                     counts,
                 });
             }
-            let left = again.hit_count();
+            let left = again.findings.len();
             if left == 0 {
                 break;
             }
@@ -300,8 +288,7 @@ impl Redactor {
                 });
             }
             done.rechecked += left as u64;
-            let (next, _) = self.rewrite(fmt, &out, &again, &fallback, &mut Applied::new());
-            drop(again);
+            let (next, _) = self.rewrite(&out, &again, &fallback, &mut Applied::new());
             out = next;
             passes += 1;
         }
@@ -309,76 +296,144 @@ impl Redactor {
         Ok(done)
     }
 
-    fn skip_binary(&self, fmt: Format, bytes: &[u8]) -> bool {
-        document::skip_binary(&self.opts.scan, fmt, bytes)
-    }
-
-    fn analyse<'a>(&self, fmt: Format, bytes: &'a [u8]) -> Result<Document<'a>, RedactError> {
+    fn analyse(&self, path: &str, shape: Shape, bytes: &[u8]) -> Result<Document, RedactError> {
         document::analyse(
             &self.scanner,
             &self.opts.scan,
             self.opts.min_severity,
-            fmt,
+            path,
+            shape,
             bytes,
         )
     }
 
-    /// Applies `plan` to the hits of `doc`: returns the new bytes and the number of
-    /// records dropped.
+    /// Applies `plan` to the findings of `doc`: returns the new bytes and the number
+    /// of records dropped.
     fn rewrite(
         &self,
-        fmt: Format,
         bytes: &[u8],
-        doc: &Document<'_>,
+        doc: &Document,
         plan: &OperatorPlan,
         applied: &mut Applied,
     ) -> (Vec<u8>, u64) {
-        let merged: Vec<Vec<MergedSpan>> = doc
-            .pieces
-            .iter()
-            .map(|p| merge_hits(p.hits.clone(), &p.seg.text))
-            .collect();
-        // Records to drop first: nothing else in them needs replacing.
-        let mut dropped: BTreeSet<u64> = BTreeSet::new();
-        if supports_drop(fmt) {
-            for (p, spans) in doc.pieces.iter().zip(&merged) {
-                let Some(rec) = p.seg.record else { continue };
-                for m in spans {
-                    if plan.operator_for(&m.winner) == Operator::DropRecord {
-                        dropped.insert(rec);
+        if doc.shape == Shape::Text {
+            let hits = doc.findings.iter().map(hit_of).collect();
+            let edits = self.replace_all(bytes, merge_hits(hits, bytes), plan, applied);
+            return (splice(bytes, edits, &[]), 0);
+        }
+        // Findings by record (None: the CSV header).
+        let mut groups: BTreeMap<Option<usize>, Vec<&Finding>> = BTreeMap::new();
+        for f in &doc.findings {
+            groups
+                .entry(doc.record_at(f.start as usize))
+                .or_default()
+                .push(f);
+        }
+        let mut edits: Vec<(Range<usize>, Vec<u8>)> = Vec::new();
+        let mut dropped: BTreeSet<usize> = BTreeSet::new();
+        for (rec, found) in groups {
+            let range = match rec {
+                Some(i) => doc.records[i].range.clone(),
+                None => {
+                    let h = doc.header.clone();
+                    let skip = bytes[h.clone()]
+                        .iter()
+                        .take_while(|b| **b == b'\r' || **b == b'\n')
+                        .count();
+                    h.start + skip..h.end
+                }
+            };
+            let fields = match doc.shape {
+                Shape::Csv { delimiter } => fields::csv_cells(bytes, range, delimiter),
+                _ => fields::json_fields(bytes, range),
+            };
+            // Each finding, clipped to the content of every field it overlaps.
+            let mut per_field: BTreeMap<usize, (fields::Decoded, Vec<Hit>)> = BTreeMap::new();
+            for f in found {
+                let span = f.start as usize..f.end as usize;
+                let first = fields.partition_point(|x| x.raw.end <= span.start);
+                for (k, field) in fields.iter().enumerate().skip(first) {
+                    if field.raw.start >= span.end {
+                        break;
+                    }
+                    let clip = span.start.max(field.content.start)..span.end.min(field.content.end);
+                    if clip.is_empty() {
+                        continue;
+                    }
+                    let entry = per_field
+                        .entry(k)
+                        .or_insert_with(|| (fields::decode(bytes, field), Vec::new()));
+                    let d = entry.0.decoded_span(clip);
+                    if !d.is_empty() {
+                        entry.1.push(Hit {
+                            span: d,
+                            rule: f.rule.clone(),
+                            confidence: f.confidence,
+                        });
+                    }
+                }
+            }
+            let merged: Vec<(usize, fields::Decoded, Vec<MergedSpan>)> = per_field
+                .into_iter()
+                .map(|(k, (dec, hits))| {
+                    let m = merge_hits(hits, &dec.text);
+                    (k, dec, m)
+                })
+                .collect();
+            if let (Some(i), true) = (rec, doc.shape.has_records()) {
+                let droppers: Vec<&MergedSpan> = merged
+                    .iter()
+                    .flat_map(|(_, _, m)| m)
+                    .filter(|m| plan.operator_for(&m.winner) == Operator::DropRecord)
+                    .collect();
+                if !droppers.is_empty() {
+                    for m in droppers {
                         *applied
                             .entry((m.winner.id.clone(), Operator::DropRecord.name()))
                             .or_default() += 1;
                     }
+                    dropped.insert(i);
+                    continue;
                 }
             }
-        }
-        let mut edits: Vec<(Range<usize>, Vec<u8>)> = Vec::new();
-        for (p, spans) in doc.pieces.iter().zip(merged) {
-            if p.seg.record.is_some_and(|r| dropped.contains(&r)) || spans.is_empty() {
-                continue;
+            for (k, dec, spans) in merged {
+                let text_edits = self.replace_all(&dec.text, spans, plan, applied);
+                let new_text = splice(&dec.text, text_edits, &[]);
+                edits.push((
+                    fields[k].raw.clone(),
+                    fields::encode(fields[k].kind, &new_text),
+                ));
             }
-            let mut text_edits = Vec::with_capacity(spans.len());
-            for m in spans {
-                let op = match plan.operator_for(&m.winner) {
-                    // Only record formats can drop a record.
-                    Operator::DropRecord => Operator::Placeholder,
-                    op => op,
-                };
-                let value = &p.seg.text[m.span.clone()];
-                let (replacement, used) = self.replacement(op, &m.winner, value);
-                *applied
-                    .entry((m.winner.id.clone(), used.name()))
-                    .or_default() += 1;
-                text_edits.push((m.span, replacement));
-            }
-            edits.extend(field_edits(fmt, &p.seg, text_edits));
         }
         let deletions: Vec<Range<usize>> = dropped
             .iter()
-            .filter_map(|&r| doc.records.get(r as usize).cloned())
+            .map(|&i| doc.records[i].range.clone())
             .collect();
         (splice(bytes, edits, &deletions), dropped.len() as u64)
+    }
+
+    /// Replacements for merged spans of `text` (`drop-record` falls back to a
+    /// placeholder here: the caller drops records).
+    fn replace_all(
+        &self,
+        text: &[u8],
+        spans: Vec<MergedSpan>,
+        plan: &OperatorPlan,
+        applied: &mut Applied,
+    ) -> Vec<(Range<usize>, Vec<u8>)> {
+        let mut edits = Vec::with_capacity(spans.len());
+        for m in spans {
+            let op = match plan.operator_for(&m.winner) {
+                Operator::DropRecord => Operator::Placeholder,
+                op => op,
+            };
+            let (replacement, used) = self.replacement(op, &m.winner, &text[m.span.clone()]);
+            *applied
+                .entry((m.winner.id.clone(), used.name()))
+                .or_default() += 1;
+            edits.push((m.span, replacement));
+        }
+        edits
     }
 
     /// The replacement of `value` under `op`, and the operator actually used
@@ -447,23 +502,12 @@ impl Redactor {
 /// The reason the engine gives when a rule's required context word is missing.
 const MISSING_CONTEXT: &str = "missing context word";
 
-/// Formats where a record can be removed.
-fn supports_drop(fmt: Format) -> bool {
-    document::is_record_format(fmt)
-}
-
-/// Raw edits for replacements in the decoded text of one segment. Plain text
-/// replaces the exact byte spans; record formats re-encode the whole field.
-fn field_edits(
-    fmt: Format,
-    seg: &Segment<'_>,
-    text_edits: Vec<(Range<usize>, Vec<u8>)>,
-) -> Vec<(Range<usize>, Vec<u8>)> {
-    match fmt {
-        Format::Text => text_edits
-            .into_iter()
-            .map(|(r, v)| (seg.map.raw_span(r), v))
-            .collect(),
+/// A finding as a hit on the raw bytes (plain text).
+fn hit_of(f: &Finding) -> Hit {
+    Hit {
+        span: f.start as usize..f.end as usize,
+        rule: f.rule.clone(),
+        confidence: f.confidence,
     }
 }
 

@@ -372,6 +372,133 @@ fn splice_applies_edits_and_deletions() {
     assert_eq!(out, b"Xaa\nccc\n");
 }
 
+// ---- record formats ---------------------------------------------------------
+
+fn redacted(r: &Redactor, path: &str, input: &str) -> (String, Redacted) {
+    let done = r.redact(path, input.as_bytes()).unwrap();
+    assert!(done.records.balanced(), "{}", done.records);
+    let out = String::from_utf8(
+        done.output
+            .clone()
+            .unwrap_or_else(|| input.as_bytes().to_vec()),
+    )
+    .unwrap();
+    (out, done)
+}
+
+const JSONL: &str = concat!(
+    "{\"id\": 1, \"text\": \"nothing here\"}\n",
+    "{\"id\":2,\"text\":\"caf\\u00e9\\tkey tok_abcdefgh12345678\\n\", \"to\": [\"jane.roe@corp-mail.net\"]}\n",
+    "\n",
+    "{\"z\": \"last\", \"a\": {\"card\": \"4556 7375 8689 9855\"}}"
+);
+
+#[test]
+fn jsonl_values_are_replaced_in_decoded_strings_and_re_encoded() {
+    let r = redactor(&[]);
+    let (out, done) = redacted(&r, "chat.jsonl", JSONL);
+    let lines: Vec<&str> = out.split('\n').collect();
+    let input: Vec<&str> = JSONL.split('\n').collect();
+    assert_eq!(lines[0], input[0], "untouched records are byte-identical");
+    assert_eq!(lines[2], "", "blank lines stay");
+    for l in lines.iter().filter(|l| !l.is_empty()) {
+        serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("{l}: {e}"));
+    }
+    let v: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
+    assert_eq!(v["text"], "caf\u{e9}\tkey [TOKEN]\n");
+    assert_eq!(v["to"][0], "[EMAIL]");
+    // Key order and layout outside the changed strings are kept.
+    assert!(
+        lines[1].starts_with("{\"id\":2,\"text\":\"caf"),
+        "{}",
+        lines[1]
+    );
+    assert_eq!(lines[3], "{\"z\": \"last\", \"a\": {\"card\": \"[CARD]\"}}");
+    assert_eq!(done.records.input, 3);
+    assert_eq!(done.findings[0].record, Some(1));
+    assert_eq!(
+        done.findings[2].record,
+        Some(3),
+        "line numbers, blank lines counted"
+    );
+}
+
+#[test]
+fn jsonl_drop_record_removes_whole_records() {
+    let r = redactor(&["drop-record", "pii=placeholder"]);
+    let (out, done) = redacted(&r, "chat.jsonl", JSONL);
+    assert_eq!(out, "{\"id\": 1, \"text\": \"nothing here\"}\n\n");
+    assert_eq!(
+        done.records,
+        RecordCounts {
+            input: 3,
+            output: 1,
+            quarantined: 0,
+            dropped: 2
+        }
+    );
+    assert_eq!(done.applied[&("test.token".to_string(), "drop-record")], 1);
+    // Per rule: only records with a card go.
+    let r = redactor(&["test.card=drop-record"]);
+    let (out, done) = redacted(&r, "chat.jsonl", JSONL);
+    assert_eq!(done.records.dropped, 1);
+    assert!(out.contains("[TOKEN]") && !out.contains("card"));
+}
+
+#[test]
+fn json_numbers_and_keys_are_re_encoded_as_strings() {
+    let digits = r#"
+[[rule]]
+id = "test.account"
+name = "Account number"
+category = "financial"
+severity = "high"
+label = "ACCOUNT"
+anchor = { digits = { min = 10 } }
+regex = '{{lb}}(?P<value>[0-9]{10})\b'
+placeholder_filter = false
+"#;
+    let r = redactor_with(digits, &["mask:2"], |_| {});
+    let (out, _) = redacted(&r, "a.json", "{\n  \"acct\": 9876012345,\n  \"n\": 7\n}\n");
+    assert_eq!(out, "{\n  \"acct\": \"********45\",\n  \"n\": 7\n}\n");
+    serde_json::from_str::<serde_json::Value>(&out).unwrap();
+}
+
+const CSV: &str = "name,contact,note\r\nJane,jane.roe@corp-mail.net,\"said \"\"hi\"\"\ntok_abcdefgh12345678\"\r\nBob,none,plain\r\n";
+
+#[test]
+fn csv_cells_are_replaced_and_stay_valid_csv() {
+    let r = redactor(&[]);
+    let (out, done) = redacted(&r, "people.csv", CSV);
+    assert_eq!(
+        out,
+        "name,contact,note\r\nJane,[EMAIL],\"said \"\"hi\"\"\n[TOKEN]\"\r\nBob,none,plain\r\n"
+    );
+    assert_eq!(done.records.input, 2);
+    assert_eq!(done.findings[0].record, Some(0));
+    // A replacement holding the delimiter is quoted.
+    let r = redactor_with("", &["mask"], |o| o.mask_char = ',');
+    let (out, _) = redacted(&r, "people.csv", CSV);
+    assert!(out.contains("Jane,\",,,,.,,,@,,,,-,,,,.,,,\","), "{out}");
+    // drop-record removes the row, header kept.
+    let r = redactor(&["drop-record"]);
+    let (out, done) = redacted(&r, "people.csv", CSV);
+    assert_eq!(out, "name,contact,note\r\nBob,none,plain\r\n");
+    assert_eq!(done.records.dropped, 1);
+    // TSV.
+    let r = redactor(&[]);
+    let (out, _) = redacted(&r, "t.tsv", "a\tb\nx,tok_abcdefgh12345678\ty\n");
+    assert_eq!(out, "a\tb\nx,[TOKEN]\ty\n");
+}
+
+#[test]
+fn csv_header_values_are_redacted_but_never_dropped() {
+    let r = redactor(&["drop-record"]);
+    let (out, done) = redacted(&r, "h.csv", "tok_abcdefgh12345678,b\n1,2\n");
+    assert_eq!(out, "[TOKEN],b\n1,2\n");
+    assert_eq!(done.records.dropped, 0);
+}
+
 // ---- property tests: random documents with planted values --------------------
 
 fn planted() -> impl Strategy<Value = String> {
@@ -510,4 +637,70 @@ fn synthetic_fakes_of_catalog_examples_are_not_found_again() {
         synthetic * 10 >= total * 9,
         "only {synthetic} of {total} values stayed synthetic"
     );
+}
+
+fn jsonl_document() -> impl Strategy<Value = (String, Vec<String>)> {
+    let value = prop_oneof![
+        planted().prop_map(Some),
+        "[a-z \\n\t\"\\\\/\u{e9}]{0,12}".prop_map(|_| None),
+    ];
+    let record = prop::collection::vec(("[a-z]{1,6}", filler(), value), 0..4);
+    prop::collection::vec(record, 0..10).prop_map(|records| {
+        let mut doc = String::new();
+        let mut values = Vec::new();
+        for fields in records {
+            let mut obj = serde_json::Map::new();
+            for (key, fill, v) in fields {
+                let mut text = fill;
+                if let Some(v) = v {
+                    text.push(' ');
+                    text.push_str(&v);
+                    text.push(' ');
+                    values.push(v);
+                }
+                obj.insert(key, serde_json::Value::String(text));
+            }
+            doc.push_str(&serde_json::to_string(&obj).unwrap());
+            doc.push('\n');
+        }
+        (doc, values)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// JSON Lines: every output line is valid JSON, untouched lines are identical,
+    /// nothing is found again, a second redaction changes nothing, records balance.
+    #[test]
+    fn jsonl_redaction_keeps_valid_json_and_untouched_records(
+        (doc, values) in jsonl_document(),
+        specs in operator_specs(),
+        seed in any::<u64>(),
+    ) {
+        let r = redactor_with("", &specs, |o| o.seed = seed);
+        let done = r.redact("d.jsonl", doc.as_bytes()).unwrap();
+        prop_assert!(done.records.balanced(), "{}", done.records);
+        let output = done.output.clone().unwrap_or_else(|| doc.as_bytes().to_vec());
+        let text = String::from_utf8(output.clone()).unwrap();
+        let touched: std::collections::BTreeSet<u64> =
+            done.findings.iter().filter_map(|f| f.record).collect();
+        let kept: Vec<(usize, &str)> = doc
+            .lines()
+            .enumerate()
+            .filter(|(i, _)| !touched.contains(&(*i as u64)))
+            .collect();
+        for line in text.lines() {
+            prop_assert!(serde_json::from_str::<serde_json::Value>(line).is_ok(), "{}", line);
+        }
+        for (_, line) in kept {
+            prop_assert!(text.lines().any(|l| l == line), "untouched {:?} changed", line);
+        }
+        let (left, _) = r.findings("d.jsonl", &output).unwrap();
+        prop_assert!(left.is_empty(), "still found: {:?}", left);
+        prop_assert!(r.redact("d.jsonl", &output).unwrap().output.is_none());
+        for v in &values {
+            prop_assert!(!text.contains(v.as_str()), "{:?} left in {:?}", v, text);
+        }
+    }
 }
