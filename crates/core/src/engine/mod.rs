@@ -18,7 +18,6 @@
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex_automata::meta;
 use regex_automata::util::captures::Captures;
 use regex_automata::Input;
@@ -27,6 +26,7 @@ use crate::rules::{Category, Rule, RuleSet, Severity};
 use crate::validate::{OnFail, Validator};
 
 mod anchor;
+mod keywords;
 mod score;
 
 pub use score::{placeholder_reason, reserved_reason};
@@ -192,10 +192,7 @@ struct Inner {
     rules: Vec<CompiledRule>,
     /// Detectors, reported as rules `rules.len()..`.
     detectors: Vec<(Arc<RuleInfo>, Box<dyn Detector>)>,
-    keywords: Option<AhoCorasick>,
-    /// Keyword pattern id -> rules that use it.
-    keyword_rules: Vec<Vec<u32>>,
-    max_keyword_len: usize,
+    keywords: Option<keywords::Keywords>,
     anchors: anchor::AnchorRules,
     pool: Mutex<Vec<Scratch>>,
 }
@@ -228,8 +225,7 @@ impl Scanner {
     /// Compiles every rule of the set.
     pub fn new(set: &RuleSet) -> Result<Self, EngineError> {
         let mut rules = Vec::with_capacity(set.len());
-        let mut patterns: Vec<Vec<u8>> = Vec::new();
-        let mut keyword_rules: Vec<Vec<u32>> = Vec::new();
+        let mut keyword_specs = Vec::new();
         let mut anchors = anchor::AnchorRules::default();
         for (idx, loaded) in set.rules().iter().enumerate() {
             let rule = &loaded.rule;
@@ -239,18 +235,10 @@ impl Scanner {
                     message,
                 })?;
             for kw in &rule.keywords {
-                let kw = kw.to_ascii_lowercase().into_bytes();
-                let pid = match patterns.iter().position(|p| *p == kw) {
-                    Some(p) => p,
-                    None => {
-                        patterns.push(kw);
-                        keyword_rules.push(Vec::new());
-                        patterns.len() - 1
-                    }
-                };
-                if !keyword_rules[pid].contains(&(idx as u32)) {
-                    keyword_rules[pid].push(idx as u32);
-                }
+                keyword_specs.push(keywords::KeywordSpec {
+                    rule: idx as u32,
+                    keyword: kw,
+                });
             }
             if let Some(a) = rule.anchor {
                 anchors.add(idx as u32, a);
@@ -273,25 +261,12 @@ impl Scanner {
                 placeholder_filter: rule.placeholder_filter,
             });
         }
-        let max_keyword_len = patterns.iter().map(Vec::len).max().unwrap_or(0);
-        let keywords = if patterns.is_empty() {
-            None
-        } else {
-            Some(
-                AhoCorasickBuilder::new()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    .build(&patterns)
-                    .map_err(|e| EngineError::Keywords(e.to_string()))?,
-            )
-        };
+        let keywords = keywords::Keywords::new(&keyword_specs).map_err(EngineError::Keywords)?;
         Ok(Scanner {
             inner: Arc::new(Inner {
                 rules,
                 detectors: Vec::new(),
                 keywords,
-                keyword_rules,
-                max_keyword_len,
                 anchors,
                 pool: Mutex::new(Vec::new()),
             }),
@@ -456,22 +431,10 @@ impl Scanner {
     ) {
         let inner = &*self.inner;
         // 1. prefilter: keywords
-        if let Some(ac) = &inner.keywords {
-            let end = (block.end + inner.max_keyword_len).min(hay.len());
-            let input = aho_corasick::Input::new(hay).span(block.start..end);
-            for m in ac.find_overlapping_iter(input) {
-                if m.start() >= block.end {
-                    continue;
-                }
-                for &r in &inner.keyword_rules[m.pattern().as_usize()] {
-                    scratch.add_candidate(
-                        r as usize,
-                        m.start()..m.end(),
-                        inner.rules[r as usize].max_len,
-                        hay.len(),
-                    );
-                }
-            }
+        if let Some(kw) = &inner.keywords {
+            kw.find(hay, block.clone(), |r, span| {
+                scratch.add_candidate(r as usize, span, inner.rules[r as usize].max_len, hay.len());
+            });
         }
         // 1b. prefilter: byte anchors
         inner.anchors.find(hay, block.clone(), |rule, span| {
@@ -635,7 +598,9 @@ fn evaluate(hay: &[u8], rule: &CompiledRule, m: &mut Match, config: &ScanConfig)
         }
     }
     if let Some(ctx) = &rule.context {
-        if ctx.found_near(hay, m.match_span.clone()) {
+        // Measured from the value, not the whole match: a boundary byte or a keyword the
+        // regex consumed before the value (`tel: `, `passport no`) is context too.
+        if ctx.found_near(hay, m.start..m.end) {
             m.confidence = (m.confidence + ctx.boost).min(1.0);
             m.reason.get_or_insert("context word nearby");
         } else if ctx.required {
@@ -717,5 +682,7 @@ pub fn check_examples(set: &RuleSet) -> Result<Vec<String>, EngineError> {
     Ok(failures)
 }
 
+#[cfg(test)]
+mod overlap_tests;
 #[cfg(test)]
 mod tests;

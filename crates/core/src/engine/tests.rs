@@ -237,3 +237,24 @@ fn detectors_plug_in_next_to_rules() {
     };
     assert_eq!(s.scan(b"Alice", &strict).len(), 0);
 }
+
+#[test]
+fn context_words_are_found_next_to_the_value_inside_the_match() {
+    // The left boundary consumes the space after "tel", and the regex consumes the
+    // "ssn=" prefix; both still count as context.
+    let s = scanner_with(
+        r#"
+[[rule]]
+id = "t.num"
+name = "num"
+category = "pii"
+severity = "low"
+anchor = { digits = { min = 6 } }
+regex = '(?:^|[^0-9]\s|ssn=)(?P<value>[0-9]{6})\b'
+context = { words = ["tel", "ssn="], required = true }
+"#,
+    );
+    assert_eq!(s.scan(b"tel 654721", &ScanConfig::default()).len(), 1);
+    assert_eq!(s.scan(b"ssn=654721", &ScanConfig::default()).len(), 1);
+    assert!(s.scan(b"ref 654721", &ScanConfig::default()).is_empty());
+}

@@ -390,11 +390,16 @@ pub fn imei(value: &[u8]) -> bool {
 /// Vehicle identification number (ISO 3779, North American check digit): 17
 /// characters without I, O or Q; letters transliterate to numbers, positions carry
 /// weights 8,7,6,5,4,3,2,10,0,9,8,7,6,5,4,3,2, and `sum % 11` (10 written `X`) is
-/// the ninth character.
+/// the ninth character. Characters 1-3 and 4-8 must each hold a letter.
 pub fn vin(value: &[u8]) -> bool {
     const W: [u32; 17] = [8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2];
     let v = alnum_upper(value);
     if v.len() != 17 {
+        return false;
+    }
+    // Manufacturer codes (WMI, 1-3) and vehicle descriptors (4-8) hold letters in
+    // practice; numeric codes with a letter in front (`P1125899906842623`) do not.
+    if !v[..3].iter().any(u8::is_ascii_alphabetic) || !v[3..8].iter().any(u8::is_ascii_alphabetic) {
         return false;
     }
     let mut sum = 0u32;
@@ -551,5 +556,6 @@ mod tests {
         assert!(vin(b"1M8GDM9AXKP042788"));
         assert!(!vin(b"1HGCM82643A004352"));
         assert!(!vin(b"1HGCM8263OA004352"));
+        assert!(!vin(b"P1125899906842623"));
     }
 }

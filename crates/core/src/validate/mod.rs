@@ -2,7 +2,11 @@
 //! trustworthy finding.
 //!
 //! Each validator is a small pure function over the matched value's bytes; the
-//! [`Validator`] enum is what rule files name (`validators = ["luhn"]`).
+//! [`Validator`] enum is what rule files name (`validators = ["luhn"]`). The
+//! functions live by family: `checksum` (Luhn, IBAN), `ids` (national id, tax,
+//! health, bank routing, IMEI and VIN check digits), `formats` (dates, E.164
+//! calling codes, SWIFT/BIC, digit counts), `network` (IPv4/IPv6/MAC), `crypto`
+//! (token and address checksums) and `text` (entropy, words).
 //!
 //! ```
 //! use datasieve::validate::{luhn, iban_mod97};
@@ -118,8 +122,12 @@ pub enum ValidatorKind {
     Ipv4,
     /// Publicly routable IPv4 (fails for private, loopback, documentation, ...).
     Ipv4Public,
+    /// Not an ASN.1 object identifier look-alike (`2.5.4.29`).
+    Ipv4NotOid,
     /// IPv6 text form.
     Ipv6,
+    /// MAC address: six hex pairs, one separator.
+    Mac,
     /// A calendar date that exists, year 1900-2099.
     Date,
     /// International phone number: E.164 country code and length.
@@ -206,7 +214,9 @@ impl Validator {
             "vin" => ValidatorKind::Vin,
             "ipv4" => ValidatorKind::Ipv4,
             "ipv4_public" => ValidatorKind::Ipv4Public,
+            "ipv4_not_oid" => ValidatorKind::Ipv4NotOid,
             "ipv6" => ValidatorKind::Ipv6,
+            "mac" => ValidatorKind::Mac,
             "date" => ValidatorKind::Date,
             "e164" => ValidatorKind::E164,
             "digit_count" => {
@@ -273,7 +283,9 @@ impl Validator {
             ValidatorKind::Vin => vin(value),
             ValidatorKind::Ipv4 => ipv4(value),
             ValidatorKind::Ipv4Public => ipv4_public(value),
+            ValidatorKind::Ipv4NotOid => ipv4_not_oid(value),
             ValidatorKind::Ipv6 => ipv6(value),
+            ValidatorKind::Mac => mac(value),
             ValidatorKind::Date => date(value),
             ValidatorKind::E164 => e164(value),
             ValidatorKind::DigitCount { min, max } => digit_count(value, *min, *max),
@@ -326,7 +338,9 @@ impl Validator {
             ValidatorKind::Vin => "failed VIN check digit",
             ValidatorKind::Ipv4 => "not an IPv4 address",
             ValidatorKind::Ipv4Public => "not a public IPv4 address",
+            ValidatorKind::Ipv4NotOid => "looks like an object identifier",
             ValidatorKind::Ipv6 => "not an IPv6 address",
+            ValidatorKind::Mac => "not a MAC address",
             ValidatorKind::Date => "not a valid date",
             ValidatorKind::E164 => "unknown country code or bad length",
             ValidatorKind::DigitCount { .. } => "wrong number of digits",
@@ -390,6 +404,52 @@ mod tests {
         assert_eq!(v.check(b"10.0.0.1"), Err("not a public IPv4 address"));
         assert!(Validator::from_spec(&spec("v = { name = 'base58_length', bytes = 32 }")).is_ok());
         assert!(Validator::from_spec(&spec("v = { name = 'verhoeff', min = 2 }")).is_err());
+    }
+
+    #[test]
+    fn every_parameterless_validator_parses_and_names_its_failure() {
+        for name in [
+            "luhn",
+            "iban",
+            "github_crc32",
+            "base58check",
+            "bech32",
+            "bech32_long",
+            "ripple_base58check",
+            "eip55",
+            "monero",
+            "verhoeff",
+            "uk_nhs",
+            "us_ssn",
+            "us_itin",
+            "us_ein",
+            "uk_nino",
+            "ca_sin",
+            "de_tax_id",
+            "fr_nir",
+            "es_dni",
+            "it_codice_fiscale",
+            "br_cpf",
+            "br_cnpj",
+            "nl_bsn",
+            "au_tfn",
+            "us_aba",
+            "imei",
+            "vin",
+            "ipv4",
+            "ipv4_public",
+            "ipv4_not_oid",
+            "ipv6",
+            "mac",
+            "date",
+            "e164",
+            "swift_bic",
+        ] {
+            let v = Validator::from_spec(&spec(&format!("v = '{name}'")))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let why = v.check(b"!").unwrap_err();
+            assert!(!why.is_empty(), "{name}");
+        }
     }
 
     #[test]

@@ -94,11 +94,51 @@ pub fn ipv6(value: &[u8]) -> bool {
     if !count(head, &mut groups, !tail_is_last) || !count(tail, &mut groups, true) {
         return false;
     }
-    if double == 1 {
-        groups < 8
-    } else {
-        groups == 8
+    if double == 0 {
+        return groups == 8;
     }
+    // Compressed forms are short enough to collide with code (`C::C1`, `12::34`,
+    // `f16::`): ask for one group of three or more hex digits (or an IPv4 tail), and
+    // two groups before a trailing `::`.
+    let long_group = value
+        .split(|&b| b == b':')
+        .any(|g| g.len() >= 3 || g.contains(&b'.'));
+    let trailing_ok = !tail.is_empty() || head.split(|&b| b == b':').count() >= 2;
+    groups < 8 && long_group && trailing_ok
+}
+
+/// False for dotted quads that read like ASN.1 object identifiers or section
+/// numbers rather than addresses: first arc 0-2 with second and third arcs 40 or
+/// less (`2.5.4.29`, `1.3.6.1`), or a one-digit first number and three more of 20 or
+/// less (`7.1.1.2`). About one real address in 40 within 0-2.x.x.x looks like the
+/// first; the second also covers public resolvers such as `8.8.8.8`, which are not
+/// personal data. Private ranges (10/8, 127/8, ...) are never affected.
+pub fn ipv4_not_oid(value: &[u8]) -> bool {
+    match parse_ipv4(value) {
+        Some([a, b, c, d]) => {
+            !((a <= 2 && b <= 40 && c <= 40) || (a <= 9 && b <= 20 && c <= 20 && d <= 20))
+        }
+        None => false,
+    }
+}
+
+/// True for a 48-bit MAC address written as six pairs of hex digits separated
+/// all by `:` or all by `-` (`00:1a:2b:3c:4d:5e`, `00-1A-2B-3C-4D-5E`).
+pub fn mac(value: &[u8]) -> bool {
+    if value.len() != 17 {
+        return false;
+    }
+    let sep = value[2];
+    if sep != b':' && sep != b'-' {
+        return false;
+    }
+    value.iter().enumerate().all(|(i, &b)| {
+        if i % 3 == 2 {
+            b == sep
+        } else {
+            b.is_ascii_hexdigit()
+        }
+    })
 }
 
 #[cfg(test)]
@@ -145,7 +185,7 @@ mod tests {
         assert!(ipv6(b"2001:0db8:85a3:0000:0000:8a2e:0370:7334"));
         assert!(ipv6(b"2001:db8::8a2e:370:7334"));
         assert!(ipv6(b"fe80::1"));
-        assert!(ipv6(b"::1"));
+        assert!(ipv6(b"ff02::1:2"));
         assert!(ipv6(b"::ffff:192.0.2.128"));
         assert!(ipv6(b"64:ff9b::198.51.100.7"));
         assert!(ipv6(b"2001:DB8::1"));
@@ -156,5 +196,32 @@ mod tests {
         assert!(!ipv6(b"Ab1::cD"));
         assert!(!ipv6(b"2001:db8:0:0:0:0:0:0:1"));
         assert!(!ipv6(b"1:2:3:4:5:6:7::8"));
+        assert!(!ipv6(b"C::C1"));
+        assert!(!ipv6(b"12::34"));
+        assert!(!ipv6(b"f16::"));
+        assert!(!ipv6(b"::1"));
+        assert!(ipv6(b"2001:db8::"));
+    }
+
+    #[test]
+    fn oid_like_quads() {
+        assert!(!ipv4_not_oid(b"2.5.4.29"));
+        assert!(!ipv4_not_oid(b"1.3.6.1"));
+        assert!(!ipv4_not_oid(b"2.5.4.65"));
+        assert!(!ipv4_not_oid(b"7.1.1.2"));
+        assert!(ipv4_not_oid(b"10.0.0.1"));
+        assert!(ipv4_not_oid(b"8.26.56.26"));
+        assert!(ipv4_not_oid(b"2.91.4.29"));
+        assert!(ipv4_not_oid(b"151.101.1.69"));
+        assert!(!ipv4_not_oid(b"1.2.3"));
+    }
+
+    #[test]
+    fn mac_forms() {
+        assert!(mac(b"00:1a:2b:3c:4d:5e"));
+        assert!(mac(b"3C-52-82-0A-7F-19"));
+        assert!(!mac(b"00:1a:2b:3c:4d:5e:6f"));
+        assert!(!mac(b"00:1a-2b:3c:4d:5e"));
+        assert!(!mac(b"00:1g:2b:3c:4d:5e"));
     }
 }
