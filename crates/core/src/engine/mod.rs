@@ -577,7 +577,7 @@ fn evaluate(hay: &[u8], rule: &CompiledRule, m: &mut Match, config: &ScanConfig)
         m.dropped = true;
         m.reason = Some(why);
     };
-    if let Some(why) = reserved_reason(&rule.info.id, value) {
+    if let Some(why) = reserved_reason(value) {
         return drop(m, why);
     }
     if rule.placeholder_filter {

@@ -9,7 +9,8 @@
 //! - payment cards: well-known test numbers (Luhn-valid, same length and brand where
 //!   possible), laid out with the original separators;
 //! - North American phone numbers: `NXX-555-01XX`, reserved for fiction; other
-//!   digit strings: random digits, separators kept;
+//!   digit strings: random digits, separators kept; when the rules still find
+//!   them, digits counting up (`234-567-8901`), which the placeholder filter knows;
 //! - tokens: the prefix kept (`ghp_`, `sk-live-`, `AKIA`...), same length, a random
 //!   body of the same character classes that ends in `EXAMPLE` (or `example`), the
 //!   convention of vendor documentation;
@@ -123,9 +124,8 @@ pub fn fake(seed: u64, label: &str, value: &[u8], attempt: u32) -> Vec<u8> {
                 return f;
             }
         }
-        if label_up.contains("PHONE")
-            && (digits == 10 || (digits == 11 && first_digit(value) == Some(b'1')))
-        {
+        let nanp = digits == 10 || (digits == 11 && first_digit(value) == Some(b'1'));
+        if attempt == 0 && label_up.contains("PHONE") && nanp {
             return fake_nanp_phone(value, digits, &mut rng);
         }
         return fake_digits(value, attempt, &mut rng);
@@ -447,6 +447,13 @@ mod tests {
         let d: String = f.chars().filter(char::is_ascii_digit).collect();
         assert!(d.starts_with('1') && &d[4..9] == "55501", "{f}");
         assert!(f.starts_with("+1 (") && f.contains(") ") && f.contains('-'));
+        // When the rules still find it, the digits count up instead.
+        let f = s(fake(2, "PHONE", b"(415) 867-5309", 1));
+        assert_eq!(
+            placeholder_reason(f.as_bytes()),
+            Some("placeholder value (sequential digits)"),
+            "{f}"
+        );
         let f = s(fake(2, "SSN", b"078-05-1120", 0));
         assert_eq!(f.len(), 11);
         assert_eq!((&f[3..4], &f[6..7]), ("-", "-"));
