@@ -1177,8 +1177,8 @@ fn quarantine_split_writes_clean_and_flagged_records_apart() {
     assert_eq!(env.read("q/a.txt"), DIRTY);
     assert_eq!(env.read("data/a.txt"), DIRTY, "split never touches inputs");
     let m: Value = serde_json::from_str(&env.read("q/manifest.json")).unwrap();
-    assert_eq!(m["entries"][0]["kind"], "record");
-    assert_eq!(m["entries"][0]["record"], 0);
+    assert_eq!(m["entries"][0]["kind"], "file", "plain text goes whole");
+    assert_eq!(m["entries"][0]["mode"], "split");
     env.quarantine(&["data", "--to", "q", "--split"])
         .assert()
         .code(2);
@@ -1261,3 +1261,7 @@ fn quarantine_split_jsonl_and_csv_records() {
     assert_eq!(e[1]["rules"]["test.user"], 1);
     assert_eq!(m["runs"][0]["mode"], "split");
 }
+
+/// Format tests (JSONL, JSON, CSV, Parquet, compressed streams, archives).
+#[path = "cli_formats.rs"]
+mod formats;

@@ -156,8 +156,8 @@ pub(crate) struct QuarantineArgs {
     /// Copy flagged files instead of moving them.
     #[arg(long)]
     copy: bool,
-    /// For JSONL and CSV: clean records to --out, flagged records to QDIR (inputs
-    /// are not touched; a plain-text file is one record).
+    /// For JSONL and CSV/TSV: clean records to --out, flagged records to QDIR
+    /// (inputs are not touched; other files go whole to one side).
     #[arg(long)]
     split: bool,
     /// With --split: where the clean records go.

@@ -113,6 +113,29 @@ struct ScanArgs {
     /// Exit with 2 when any input could not be scanned.
     #[arg(long)]
     strict: bool,
+    /// Read inputs as this format instead of detecting it: text, jsonl, json, ipynb,
+    /// csv, tsv, parquet (compressed streams inside are still unpacked), or gz, zst,
+    /// bz2, xz, zip, tar.
+    #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
+    input_format: Option<datasieve::format::Format>,
+    /// Scan only these fields of record formats (comma-separated): key names match
+    /// anywhere in a record, `/a/b` are JSON Pointers (`*` is any step), CSV and
+    /// Parquet match column names.
+    #[arg(long, value_name = "LIST", value_parser = parse_fields)]
+    fields: Option<datasieve::format::FieldFilter>,
+    /// Most bytes that compressed streams and archive members of one input may
+    /// expand to, together (e.g. 4GiB).
+    #[arg(long, value_name = "SIZE", default_value = "4GiB", value_parser = datasieve::read::parse_size)]
+    max_decompressed_size: u64,
+    /// Most bytes one compressed stream or archive member may expand to.
+    #[arg(long, value_name = "SIZE", default_value = "4GiB", value_parser = datasieve::read::parse_size)]
+    max_member_size: u64,
+    /// Largest decompressed/compressed ratio of a stream or member (bomb guard).
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    max_ratio: u64,
+    /// Deepest nesting of archives inside archives.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    max_archive_depth: usize,
     /// Colour: auto, always, never.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
@@ -311,7 +334,14 @@ fn run_scan(args: ScanArgs) -> Result<Exit> {
         },
         stats: args.stats,
         chunk_size: args.chunk_size.max(1),
-        ..ScanOptions::default()
+        input_format: args.input_format,
+        fields: args.fields.clone(),
+        limits: datasieve::read::Limits {
+            max_member_size: args.max_member_size,
+            max_total_size: args.max_decompressed_size,
+            max_ratio: args.max_ratio,
+            max_archive_depth: args.max_archive_depth,
+        },
     };
 
     let show_progress = !args.quiet && io::stderr().is_terminal();
@@ -448,6 +478,24 @@ fn write_stats(scanner: &Scanner, report: &datasieve::ScanReport) -> Result<()> 
         )?;
     }
     Ok(())
+}
+
+fn parse_format(name: &str) -> Result<datasieve::format::Format, String> {
+    datasieve::format::Format::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = datasieve::format::Format::ALL
+            .iter()
+            .map(|f| f.as_str())
+            .collect();
+        format!(
+            "unknown format {name:?}; expected one of {}",
+            names.join(", ")
+        )
+    })
+}
+
+fn parse_fields(list: &str) -> Result<datasieve::format::FieldFilter, String> {
+    datasieve::format::FieldFilter::parse(list)
+        .ok_or_else(|| "--fields needs at least one field".to_string())
 }
 
 fn build_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {

@@ -15,7 +15,8 @@ pub struct Finding {
     pub path: Arc<str>,
     /// The rule that found it.
     pub rule: Arc<RuleInfo>,
-    /// Start of the value: byte offset in the (decompressed) file.
+    /// Start of the value: byte offset in the (decompressed) file or archive member.
+    /// For Parquet, the offset in the value of the cell.
     pub start: u64,
     /// End of the value (exclusive).
     pub end: u64,
@@ -27,6 +28,8 @@ pub struct Finding {
     pub record: Option<u64>,
     /// Field (JSON Pointer, column name) for record formats.
     pub field: Option<String>,
+    /// Row group, for Parquet.
+    pub row_group: Option<u64>,
     /// 0..1.
     pub confidence: f32,
     /// Why the confidence is what it is, or why the candidate was dropped.
@@ -80,6 +83,7 @@ impl Finding {
             column: self.column,
             record: self.record,
             field: self.field.as_deref(),
+            row_group: self.row_group,
             rule: &self.rule.id,
             name: &self.rule.name,
             category: self.rule.category.as_str(),
@@ -111,6 +115,9 @@ pub struct FindingRecord<'a> {
     /// Field, for record formats.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<&'a str>,
+    /// Row group, for Parquet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row_group: Option<u64>,
     /// Rule id.
     pub rule: &'a str,
     /// Rule name.

@@ -1,6 +1,10 @@
 //! Scanning a set of inputs: walk, read, detect the format, scan in parallel and
 //! collect findings in a deterministic order (path, then offset).
 //!
+//! Compressed streams are decompressed and scanned as the format inside
+//! (`data.jsonl.zst` is JSON Lines); archive members are scanned one by one, each
+//! with its own format and its own outcome, named `archive.zip!dir/member.jsonl`.
+//!
 //! ```no_run
 //! use datasieve::{scan::{scan_inputs, ScanOptions}, source::Input, Scanner, RuleSet};
 //! let scanner = Scanner::new(&RuleSet::builtin().unwrap()).unwrap();
@@ -15,8 +19,8 @@ use rayon::prelude::*;
 
 use crate::engine::{Match, RuleStats, ScanConfig, Scanner};
 use crate::finding::Finding;
-use crate::format::{self, Format, OffsetMap, Segment};
-use crate::read::{self, Content};
+use crate::format::{self, json, FieldFilter, Format};
+use crate::read::{self, archive, decompress, Limits, ReadError};
 use crate::source::Input;
 
 /// Options of a scan run.
@@ -30,8 +34,14 @@ pub struct ScanOptions {
     pub mmap_threshold: u64,
     /// Inputs larger than this are cut into chunks scanned in parallel.
     pub chunk_size: usize,
-    /// Force a format instead of detecting it.
+    /// Force a format instead of detecting it. A record or text format applies to
+    /// the data inside compressed streams too (which are still recognised by their
+    /// magic bytes); a compressed or archive format applies to the input itself.
     pub input_format: Option<Format>,
+    /// Scan only these fields of record formats (`--fields`).
+    pub fields: Option<FieldFilter>,
+    /// Limits on decompression and archive nesting.
+    pub limits: Limits,
     /// Collect per-rule statistics.
     pub stats: bool,
 }
@@ -44,6 +54,8 @@ impl Default for ScanOptions {
             mmap_threshold: read::DEFAULT_MMAP_THRESHOLD,
             chunk_size: 8 << 20,
             input_format: None,
+            fields: None,
+            limits: Limits::default(),
             stats: false,
         }
     }
@@ -60,12 +72,12 @@ pub enum FileStatus {
     Error(String),
 }
 
-/// The result for one input.
+/// The result for one input (a file, stdin, or an archive member).
 #[derive(Debug, Clone)]
 pub struct FileOutcome {
-    /// Display path.
+    /// Display path (`archive.zip!dir/member.jsonl` for archive members).
     pub path: Arc<str>,
-    /// Bytes scanned.
+    /// Bytes scanned (decompressed).
     pub bytes: u64,
     /// Findings, sorted by offset.
     pub findings: Vec<Finding>,
@@ -73,6 +85,25 @@ pub struct FileOutcome {
     pub status: FileStatus,
     /// Problems that did not stop the file (a malformed record, ...).
     pub warnings: Vec<String>,
+}
+
+impl FileOutcome {
+    fn new(path: Arc<str>) -> Self {
+        FileOutcome {
+            path,
+            bytes: 0,
+            findings: Vec::new(),
+            status: FileStatus::Scanned,
+            warnings: Vec::new(),
+        }
+    }
+
+    fn error(path: Arc<str>, message: String) -> Self {
+        FileOutcome {
+            status: FileStatus::Error(message),
+            ..FileOutcome::new(path)
+        }
+    }
 }
 
 /// The result of a run: one outcome per input, sorted by path.
@@ -118,18 +149,19 @@ impl ScanReport {
 }
 
 /// Scans inputs in parallel (on the current rayon pool); `progress` is called with
-/// the byte count of each finished input.
+/// the byte count of each finished input. Outcomes are sorted by path (archive
+/// members follow their archive).
 pub fn scan_inputs(
     inputs: &[Input],
     scanner: &Scanner,
     opts: &ScanOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> ScanReport {
-    let per_file: Vec<(FileOutcome, Vec<RuleStats>)> = inputs
+    let per_file: Vec<(Vec<FileOutcome>, Vec<RuleStats>)> = inputs
         .par_iter()
         .map(|input| {
             let out = scan_input(input, scanner, opts);
-            progress(out.0.bytes);
+            progress(out.0.iter().map(|f| f.bytes).sum());
             out
         })
         .collect();
@@ -137,15 +169,14 @@ pub fn scan_inputs(
     if opts.stats {
         report.stats = vec![RuleStats::default(); scanner.rule_count()];
     }
-    for (file, stats) in per_file {
-        for (acc, s) in report.stats.iter_mut().zip(stats) {
-            acc.windows += s.windows;
-            acc.candidates += s.candidates;
-            acc.kept += s.kept;
-            acc.nanos += s.nanos;
-        }
-        report.files.push(file);
+    for (files, stats) in per_file {
+        merge_stats(&mut report.stats, &stats);
+        report.files.extend(files);
     }
+    if !opts.stats {
+        report.stats.clear();
+    }
+    report.files.sort_by(|a, b| a.path.cmp(&b.path));
     report
 }
 
@@ -153,7 +184,7 @@ fn scan_input(
     input: &Input,
     scanner: &Scanner,
     opts: &ScanOptions,
-) -> (FileOutcome, Vec<RuleStats>) {
+) -> (Vec<FileOutcome>, Vec<RuleStats>) {
     let path: Arc<str> = Arc::from(input.display());
     let content = match input {
         Input::Stdin => read::read_all(std::io::stdin().lock()),
@@ -161,65 +192,312 @@ fn scan_input(
     };
     match content {
         Ok(content) => scan_bytes(path, &content, scanner, opts),
-        Err(e) => (
-            FileOutcome {
-                path,
-                bytes: 0,
-                findings: Vec::new(),
-                status: FileStatus::Error(e.to_string()),
-                warnings: Vec::new(),
-            },
-            Vec::new(),
-        ),
+        Err(e) => (vec![FileOutcome::error(path, e.to_string())], Vec::new()),
     }
 }
 
-/// Scans the bytes of one input (a file, stdin, or an archive member) named `path`.
+/// Scans the bytes of one input named `path` (the name also drives format
+/// detection). Returns one outcome for the input, or one per member for an
+/// archive (members that fail have their own error outcome; the rest go on).
 pub fn scan_bytes(
     path: Arc<str>,
-    content: &Content,
+    bytes: &[u8],
     scanner: &Scanner,
     opts: &ScanOptions,
-) -> (FileOutcome, Vec<RuleStats>) {
-    let bytes: &[u8] = content;
-    let mut outcome = FileOutcome {
-        path: path.clone(),
-        bytes: bytes.len() as u64,
-        findings: Vec::new(),
-        status: FileStatus::Scanned,
-        warnings: Vec::new(),
+) -> (Vec<FileOutcome>, Vec<RuleStats>) {
+    let mut layer = Layer {
+        scanner,
+        opts,
+        remaining: opts.limits.max_total_size,
+        outcomes: Vec::new(),
+        stats: Vec::new(),
     };
-    let fmt = opts.input_format.unwrap_or_else(|| {
-        format::detect(&path, &bytes[..bytes.len().min(read::BINARY_SNIFF_LEN)])
-    });
-    if !opts.binary && looks_binary_for(fmt, bytes) {
-        outcome.status = FileStatus::SkippedBinary;
-        outcome.bytes = 0;
-        return (outcome, Vec::new());
-    }
-    let mut stats = Vec::new();
-    let matches = match fmt {
-        Format::Text => scan_text(bytes, scanner, opts, &mut stats),
-    };
-    let segment = Segment {
-        text: bytes.into(),
-        map: OffsetMap::Identity { base: 0 },
-        raw: 0..bytes.len(),
-        record: None,
-        field: None,
-    };
-    let mut lines = LineCounter::new(bytes);
-    outcome.findings = matches
-        .into_iter()
-        .map(|m| to_finding(&path, scanner, &segment, &m, &mut lines))
-        .collect();
-    (outcome, stats)
+    let name = path.to_string();
+    layer.scan(path, &name, bytes, Depth::default(), opts.input_format);
+    (layer.outcomes, layer.stats)
 }
 
-fn looks_binary_for(fmt: Format, bytes: &[u8]) -> bool {
-    match fmt {
-        Format::Text => read::looks_binary(bytes),
+/// Scans `bytes` as `format` (containers inside are still recognised).
+pub fn scan_bytes_as(
+    path: Arc<str>,
+    bytes: &[u8],
+    format: Format,
+    scanner: &Scanner,
+    opts: &ScanOptions,
+) -> (Vec<FileOutcome>, Vec<RuleStats>) {
+    let opts = ScanOptions {
+        input_format: Some(format),
+        ..opts.clone()
+    };
+    scan_bytes(path, bytes, scanner, &opts)
+}
+
+/// Nesting so far.
+#[derive(Debug, Clone, Copy, Default)]
+struct Depth {
+    archives: usize,
+    streams: usize,
+}
+
+/// Compressed streams nested in one another deeper than this are refused.
+const MAX_STREAM_NESTING: usize = 4;
+
+/// The state of the scan of one input across its layers (streams, members).
+struct Layer<'s> {
+    scanner: &'s Scanner,
+    opts: &'s ScanOptions,
+    remaining: u64,
+    outcomes: Vec<FileOutcome>,
+    stats: Vec<RuleStats>,
+}
+
+impl Layer<'_> {
+    fn scan(
+        &mut self,
+        path: Arc<str>,
+        name: &str,
+        bytes: &[u8],
+        depth: Depth,
+        forced: Option<Format>,
+    ) {
+        let head = &bytes[..bytes.len().min(read::BINARY_SNIFF_LEN)];
+        let fmt = match forced {
+            Some(f) if f.is_compression() || f.is_archive() => {
+                if depth.streams == 0 && depth.archives == 0 {
+                    f
+                } else {
+                    format::detect(name, head)
+                }
+            }
+            Some(f) => match format::detect_magic(head) {
+                Some(m) if m.is_compression() || m.is_archive() => m,
+                _ => f,
+            },
+            None => format::detect(name, head),
+        };
+        if fmt.is_compression() {
+            if depth.streams >= MAX_STREAM_NESTING {
+                let msg = format!(
+                    "compressed streams nested deeper than {MAX_STREAM_NESTING}; not scanned"
+                );
+                self.outcomes.push(FileOutcome::error(path, msg));
+                return;
+            }
+            match decompress::decompress(fmt, bytes, &self.opts.limits, &mut self.remaining) {
+                Ok(inner) => {
+                    let inner_name = format::strip_compression_ext(name);
+                    let depth = Depth {
+                        streams: depth.streams + 1,
+                        ..depth
+                    };
+                    // A forced compression format applies to the outer stream only.
+                    let forced = forced.filter(|f| !f.is_compression() && !f.is_archive());
+                    self.scan(path, &inner_name, &inner, depth, forced);
+                }
+                Err(e) => self.outcomes.push(FileOutcome::error(path, e.to_string())),
+            }
+            return;
+        }
+        if fmt.is_archive() {
+            self.scan_archive(path, fmt, bytes, depth);
+            return;
+        }
+        let mut outcome = FileOutcome::new(path.clone());
+        outcome.bytes = bytes.len() as u64;
+        if !self.opts.binary && !fmt.is_binary_container() && read::looks_binary(bytes) {
+            outcome.status = FileStatus::SkippedBinary;
+            outcome.bytes = 0;
+            self.outcomes.push(outcome);
+            return;
+        }
+        let ctx = ScanCtx {
+            scanner: self.scanner,
+            config: &self.opts.engine,
+            fields: self.opts.fields.as_ref(),
+            chunk_size: self.opts.chunk_size,
+            stats: self.opts.stats,
+        };
+        let result = scan_format(fmt, bytes, &ctx);
+        merge_stats(&mut self.stats, &result.stats);
+        outcome.warnings = result.warnings;
+        if let Some(e) = result.error {
+            outcome.status = FileStatus::Error(e);
+        }
+        outcome.findings = to_findings(&path, self.scanner, bytes, result.hits);
+        self.outcomes.push(outcome);
     }
+
+    fn scan_archive(&mut self, path: Arc<str>, fmt: Format, bytes: &[u8], depth: Depth) {
+        if depth.archives >= self.opts.limits.max_archive_depth {
+            let e = ReadError::TooDeep(self.opts.limits.max_archive_depth);
+            self.outcomes.push(FileOutcome::error(path, e.to_string()));
+            return;
+        }
+        let depth = Depth {
+            archives: depth.archives + 1,
+            ..depth
+        };
+        let before = self.outcomes.len();
+        let limits = self.opts.limits;
+        let mut remaining = self.remaining;
+        // Members are scanned as they come, so memory holds one member at a time.
+        let result =
+            archive::for_each_member(fmt, bytes, &limits, &mut remaining, |name, data, rem| {
+                self.remaining = *rem;
+                let member_path: Arc<str> = Arc::from(format!("{path}!{name}"));
+                match data {
+                    Ok(data) => self.scan(member_path, name, &data, depth, None),
+                    Err(e) => self
+                        .outcomes
+                        .push(FileOutcome::error(member_path, e.to_string())),
+                }
+                *rem = self.remaining;
+            });
+        self.remaining = remaining;
+        if let Err(e) = result {
+            self.outcomes.push(FileOutcome::error(path, e.to_string()));
+        } else if self.outcomes.len() == before {
+            // An empty archive was still read in full.
+            self.outcomes.push(FileOutcome::new(path));
+        }
+    }
+}
+
+fn scan_format(fmt: Format, bytes: &[u8], ctx: &ScanCtx<'_>) -> FormatOutput {
+    match fmt {
+        Format::Jsonl => format::jsonl::scan_lines(bytes, ctx),
+        Format::Json => json::scan_document(bytes, ctx, json::Mode::Document),
+        Format::Ipynb => json::scan_document(bytes, ctx, json::Mode::Notebook),
+        Format::Csv => format::csv::scan(bytes, format::csv::Dialect::CSV, ctx),
+        Format::Tsv => format::csv::scan(bytes, format::csv::Dialect::TSV, ctx),
+        Format::Parquet => format::parquet::scan(bytes, ctx),
+        _ => {
+            let mut out = FormatOutput::default();
+            let matches = ctx.scan_text(bytes, &mut out.stats);
+            let map = format::OffsetMap::Identity { base: 0 };
+            out.hits = matches
+                .into_iter()
+                .map(|m| json::hit_at(bytes, &map, m, None, None))
+                .collect();
+            out
+        }
+    }
+}
+
+/// What a format scan needs: the scanner and the options that matter.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ScanCtx<'a> {
+    pub(crate) scanner: &'a Scanner,
+    pub(crate) config: &'a ScanConfig,
+    pub(crate) fields: Option<&'a FieldFilter>,
+    pub(crate) chunk_size: usize,
+    pub(crate) stats: bool,
+}
+
+impl ScanCtx<'_> {
+    /// Scans one view (at most a batch) in one call.
+    pub(crate) fn scan(&self, hay: &[u8], stats: &mut Vec<RuleStats>) -> Vec<Match> {
+        let (m, s) = scan_range(hay, 0..hay.len(), self.scanner, self.config, self.stats);
+        merge_stats(stats, &s);
+        m
+    }
+
+    /// Scans plain text, in parallel chunks when it is large.
+    pub(crate) fn scan_text(&self, hay: &[u8], stats: &mut Vec<RuleStats>) -> Vec<Match> {
+        let opts = ScanOptions {
+            engine: self.config.clone(),
+            chunk_size: self.chunk_size,
+            stats: self.stats,
+            ..ScanOptions::default()
+        };
+        scan_text(hay, self.scanner, &opts, stats)
+    }
+}
+
+/// A match located in the input: raw offsets in `m`, the value as scanned.
+#[derive(Debug, Clone)]
+pub(crate) struct Hit {
+    pub(crate) m: Match,
+    pub(crate) value: Vec<u8>,
+    pub(crate) record: Option<u64>,
+    pub(crate) field: Option<String>,
+    pub(crate) row_group: Option<u64>,
+    /// Line and column when they are not those of `m.start` in the input bytes
+    /// (Parquet values).
+    pub(crate) line_col: Option<(u64, u64)>,
+}
+
+/// What a format scan gives.
+#[derive(Debug, Default)]
+pub(crate) struct FormatOutput {
+    pub(crate) hits: Vec<Hit>,
+    pub(crate) warnings: Vec<String>,
+    pub(crate) stats: Vec<RuleStats>,
+    /// The input could not be read as its format at all.
+    pub(crate) error: Option<String>,
+    /// Records that were malformed.
+    pub(crate) malformed: usize,
+}
+
+fn to_findings(
+    path: &Arc<str>,
+    scanner: &Scanner,
+    bytes: &[u8],
+    mut hits: Vec<Hit>,
+) -> Vec<Finding> {
+    if hits.iter().all(|h| h.line_col.is_none()) {
+        // Offsets in the input: the output order is the offset order.
+        hits.sort_by_key(|h| (h.m.start, h.m.end, h.m.rule));
+    } else {
+        // Offsets inside values (Parquet): order by row group, row, column.
+        hits.sort_by(|a, b| {
+            (
+                a.row_group,
+                a.record,
+                &a.field,
+                a.m.start,
+                a.m.end,
+                a.m.rule,
+            )
+                .cmp(&(
+                    b.row_group,
+                    b.record,
+                    &b.field,
+                    b.m.start,
+                    b.m.end,
+                    b.m.rule,
+                ))
+        });
+    }
+    hits.dedup_by(|b, a| {
+        a.m.rule == b.m.rule
+            && a.m.start == b.m.start
+            && a.m.end == b.m.end
+            && a.record == b.record
+            && a.field == b.field
+            && a.row_group == b.row_group
+    });
+    let mut lines = LineCounter::new(bytes);
+    hits.into_iter()
+        .map(|h| {
+            let (line, column) = h.line_col.unwrap_or_else(|| lines.locate(h.m.start));
+            Finding {
+                path: path.clone(),
+                rule: scanner.rule(h.m.rule).clone(),
+                start: h.m.start as u64,
+                end: h.m.end as u64,
+                line,
+                column,
+                record: h.record,
+                field: h.field,
+                row_group: h.row_group,
+                confidence: h.m.confidence,
+                reason: h.m.reason,
+                dropped: h.m.dropped,
+                value: h.value,
+            }
+        })
+        .collect()
 }
 
 /// Scans one text haystack, in parallel chunks when it is large.
@@ -278,7 +556,7 @@ fn scan_range(
     (out, stats)
 }
 
-fn merge_stats(acc: &mut Vec<RuleStats>, s: &[RuleStats]) {
+pub(crate) fn merge_stats(acc: &mut Vec<RuleStats>, s: &[RuleStats]) {
     if acc.len() < s.len() {
         acc.resize(s.len(), RuleStats::default());
     }
@@ -308,32 +586,6 @@ pub fn chunk_ranges(hay: &[u8], size: usize) -> Vec<Range<usize>> {
         out.push(start..hay.len());
     }
     out
-}
-
-/// Turns a match in a segment into a finding with raw offsets, line and column.
-pub(crate) fn to_finding(
-    path: &Arc<str>,
-    scanner: &Scanner,
-    seg: &Segment<'_>,
-    m: &Match,
-    lines: &mut LineCounter<'_>,
-) -> Finding {
-    let raw = seg.map.raw_span(m.start..m.end);
-    let (line, column) = lines.locate(raw.start);
-    Finding {
-        path: path.clone(),
-        rule: scanner.rule(m.rule).clone(),
-        start: raw.start as u64,
-        end: raw.end as u64,
-        line,
-        column,
-        record: seg.record,
-        field: seg.field.clone(),
-        confidence: m.confidence,
-        reason: m.reason,
-        dropped: m.dropped,
-        value: seg.text[m.start..m.end].to_vec(),
-    }
 }
 
 /// Computes 1-based line and column for increasing offsets in one pass.

@@ -614,21 +614,27 @@ fn evaluate(hay: &[u8], rule: &CompiledRule, m: &mut Match, config: &ScanConfig)
 }
 
 /// Sorts the new matches, removes duplicates (same rule and span, found from two
-/// windows) and suppresses generic matches that overlap a specific one.
+/// windows) and suppresses generic matches that overlap a specific one of the same
+/// category. Only a more specific finding of the same kind makes a generic one
+/// redundant: an email match on `pass@host` must not hide the password of
+/// `https://user:pass@host`.
 fn finish(rules: &[CompiledRule], new: &mut Vec<Match>) {
     let generic = |m: &Match| rules.get(m.rule).is_some_and(|r| r.info.generic);
     new.sort_by(|a, b| {
         (a.start, a.end, a.rule, a.dropped).cmp(&(b.start, b.end, b.rule, b.dropped))
     });
     new.dedup_by(|b, a| a.rule == b.rule && a.start == b.start && a.end == b.end);
-    let specific: Vec<Range<usize>> = new
+    let specific: Vec<(Category, Range<usize>)> = new
         .iter()
         .filter(|m| !m.dropped && !generic(m))
-        .map(|m| m.start..m.end)
+        .filter_map(|m| rules.get(m.rule).map(|r| (r.info.category, m.start..m.end)))
         .collect();
     if !specific.is_empty() {
-        new.retain(|m| {
-            !generic(m) || m.dropped || !specific.iter().any(|s| s.start < m.end && m.start < s.end)
+        new.retain(|m| match rules.get(m.rule) {
+            Some(r) if r.info.generic && !m.dropped => !specific
+                .iter()
+                .any(|(c, s)| *c == r.info.category && s.start < m.end && m.start < s.end),
+            _ => true,
         });
     }
 }
@@ -682,6 +688,8 @@ pub fn check_examples(set: &RuleSet) -> Result<Vec<String>, EngineError> {
     Ok(failures)
 }
 
+#[cfg(test)]
+mod generic_prose_tests;
 #[cfg(test)]
 mod overlap_tests;
 #[cfg(test)]

@@ -4,12 +4,13 @@ use std::ops::Range;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
 
-use crate::rules::ContextSpec;
+use crate::rules::{ContextSide, ContextSpec};
 
 /// Context words of one rule, compiled.
 pub(super) struct Context {
     words: AhoCorasick,
     window: usize,
+    side: ContextSide,
     pub(super) required: bool,
     pub(super) boost: f32,
 }
@@ -23,6 +24,7 @@ impl Context {
         Context {
             words,
             window: spec.window,
+            side: spec.side,
             required: spec.required,
             boost: spec.boost,
         }
@@ -32,7 +34,10 @@ impl Context {
     pub(super) fn found_near(&self, hay: &[u8], span: Range<usize>) -> bool {
         let before = span.start.saturating_sub(self.window)..span.start;
         let after = span.end..(span.end + self.window).min(hay.len());
-        self.words.is_match(&hay[before]) || self.words.is_match(&hay[after])
+        let look_before = self.side != ContextSide::After;
+        let look_after = self.side != ContextSide::Before;
+        (look_before && self.words.is_match(&hay[before]))
+            || (look_after && self.words.is_match(&hay[after]))
     }
 }
 

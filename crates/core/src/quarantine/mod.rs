@@ -35,9 +35,9 @@ use rayon::prelude::*;
 
 use crate::engine::Scanner;
 use crate::finding::Finding;
-use crate::redact::document::{self, Document};
+use crate::redact::document::{self, Document, Shape};
 use crate::redact::run::LayoutError;
-use crate::redact::{splice, RecordCounts, RedactError};
+use crate::redact::{splice, RecordCounts, RedactError, RedactOptions, Redactor};
 use crate::rules::Severity;
 use crate::scan::ScanOptions;
 use crate::write::{self, absolute, Layout, Overwrite, WriteError};
@@ -307,10 +307,19 @@ pub fn quarantine_files(
     opts: &QuarantineOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> QuarantineReport {
+    let redactor = Redactor::new(
+        scanner.clone(),
+        RedactOptions {
+            scan: opts.scan.clone(),
+            min_severity: opts.min_severity,
+            ..RedactOptions::default()
+        },
+    )
+    .expect("the placeholder plan needs no key");
     let mut files: Vec<FileReport> = jobs
         .par_iter()
         .map(|job| {
-            let r = quarantine_one(scanner, job, opts);
+            let r = quarantine_one(&redactor, job, opts);
             progress(r.bytes);
             r
         })
@@ -319,7 +328,7 @@ pub fn quarantine_files(
     QuarantineReport { files }
 }
 
-fn quarantine_one(scanner: &Scanner, job: &Job, opts: &QuarantineOptions) -> FileReport {
+fn quarantine_one(redactor: &Redactor, job: &Job, opts: &QuarantineOptions) -> FileReport {
     let path: Arc<str> = Arc::from(job.input.display().to_string());
     let mut report = FileReport {
         path: path.clone(),
@@ -332,7 +341,7 @@ fn quarantine_one(scanner: &Scanner, job: &Job, opts: &QuarantineOptions) -> Fil
         bytes: 0,
         error: None,
     };
-    match handle(scanner, job, opts, &path, &mut report) {
+    match handle(redactor, job, opts, &path, &mut report) {
         Ok(()) => report,
         Err(e) => {
             report.error = Some(e);
@@ -343,7 +352,7 @@ fn quarantine_one(scanner: &Scanner, job: &Job, opts: &QuarantineOptions) -> Fil
 }
 
 fn handle(
-    scanner: &Scanner,
+    redactor: &Redactor,
     job: &Job,
     opts: &QuarantineOptions,
     path: &str,
@@ -352,35 +361,95 @@ fn handle(
     let content = crate::read::read_file(&job.input, opts.scan.mmap_threshold)
         .map_err(|e| format!("cannot read: {e}"))?;
     report.bytes = content.len() as u64;
-    let shape = document::shape_of(&opts.scan, path);
     let source = absolute(&job.input)
         .unwrap_or_else(|_| job.input.clone())
         .display()
         .to_string();
     let stored = opts.to.join(&job.relative);
     let stored_name = job.relative.display().to_string();
-    if document::skip_binary(&opts.scan, shape, &content) {
-        report.skipped_binary = true;
-        report.records = RecordCounts {
-            input: 1,
-            output: 1,
-            ..RecordCounts::default()
-        };
+    let fmt = redactor.format_of(path, &content);
+    let shape = Shape::of(fmt).filter(|s| s.has_records());
+    let split = matches!(opts.mode, Mode::Split { .. });
+    if let (true, Some(_), false) = (split, shape, document::skip_binary(&opts.scan, &content)) {
+        return split_records(
+            redactor.scanner(),
+            job,
+            opts,
+            path,
+            fmt,
+            &content,
+            source,
+            stored,
+            stored_name,
+            report,
+        );
+    }
+    // The whole file is the unit: moved, copied, or (split) sent to one side.
+    let inspected = redactor
+        .inspect(path, &content)
+        .map_err(|e: RedactError| e.to_string())?;
+    report.skipped_binary = inspected.skipped_binary;
+    report.findings = inspected.findings;
+    let n = inspected.records.input;
+    report.records = RecordCounts {
+        input: n,
+        output: n,
+        ..RecordCounts::default()
+    };
+    if report.findings.is_empty() {
         if let Some(clean) = &job.clean {
             write::write_file(clean, &content, opts.overwrite).map_err(|e| e.to_string())?;
             report.clean = Some(clean.clone());
         }
         return Ok(());
     }
-    let doc: Document = document::analyse(
-        scanner,
-        &opts.scan,
-        opts.min_severity,
-        path,
-        shape,
-        &content,
-    )
-    .map_err(|e: RedactError| e.to_string())?;
+    let entry = Entry {
+        run: 0,
+        kind: EntryKind::File,
+        source,
+        stored: stored_name,
+        mode: opts.mode.name().to_string(),
+        record: None,
+        position: None,
+        sha256: sha256_hex(&content),
+        bytes: content.len() as u64,
+        permissions: permissions(&job.input),
+        rules: manifest::rule_counts(report.findings.iter()),
+        findings: report.findings.iter().map(ManifestFinding::from).collect(),
+        restored: false,
+    };
+    if opts.mode == Mode::Move {
+        drop(content);
+        write::move_file(&job.input, &stored, opts.overwrite)
+    } else {
+        write::write_file(&stored, &content, opts.overwrite)
+    }
+    .map_err(|e| e.to_string())?;
+    report.entries.push(entry);
+    report.quarantined = Some(stored);
+    report.records.output = 0;
+    report.records.quarantined = n;
+    Ok(())
+}
+
+/// `--split` of a JSONL or CSV file: clean records to the output folder, flagged
+/// ones to quarantine, each listed with its record number.
+#[allow(clippy::too_many_arguments)]
+fn split_records(
+    scanner: &Scanner,
+    job: &Job,
+    opts: &QuarantineOptions,
+    path: &str,
+    fmt: crate::format::Format,
+    content: &[u8],
+    source: String,
+    stored: PathBuf,
+    stored_name: String,
+    report: &mut FileReport,
+) -> Result<(), String> {
+    let doc: Document =
+        document::analyse(scanner, &opts.scan, opts.min_severity, path, fmt, content)
+            .map_err(|e: RedactError| e.to_string())?;
     report.findings = doc.findings.clone();
     let n = doc.records.len() as u64;
     report.records = RecordCounts {
@@ -388,96 +457,55 @@ fn handle(
         output: n,
         ..RecordCounts::default()
     };
-    match &opts.mode {
-        Mode::Move | Mode::Copy => {
-            if report.findings.is_empty() {
-                return Ok(());
-            }
-            let entry = Entry {
-                run: 0,
-                kind: EntryKind::File,
-                source,
-                stored: stored_name,
-                mode: opts.mode.name().to_string(),
-                record: None,
-                position: None,
-                sha256: sha256_hex(&content),
-                bytes: content.len() as u64,
-                permissions: permissions(&job.input),
-                rules: manifest::rule_counts(report.findings.iter()),
-                findings: report.findings.iter().map(ManifestFinding::from).collect(),
-                restored: false,
-            };
-            if opts.mode == Mode::Copy {
-                write::write_file(&stored, &content, opts.overwrite)
-            } else {
-                drop(doc);
-                drop(content);
-                write::move_file(&job.input, &stored, opts.overwrite)
-            }
-            .map_err(|e| e.to_string())?;
-            report.entries.push(entry);
-            report.quarantined = Some(stored);
-            report.records.output = 0;
-            report.records.quarantined = n;
-            Ok(())
-        }
-        Mode::Split { .. } => {
-            // Flagged records: those holding a finding (plain text: the one record).
-            // A finding outside every record (a CSV header) flags the first record.
-            let mut by_record: BTreeMap<usize, Vec<&Finding>> = BTreeMap::new();
-            for f in &report.findings {
-                let pos = doc.record_at(f.start as usize).unwrap_or(0);
-                by_record.entry(pos).or_default().push(f);
-            }
-            let flagged: BTreeSet<usize> = by_record
-                .keys()
-                .copied()
-                .filter(|&p| p < doc.records.len())
-                .collect();
-            let ranges: Vec<std::ops::Range<usize>> = flagged
-                .iter()
-                .map(|&p| doc.records[p].range.clone())
-                .collect();
-            let clean = splice(&content, Vec::new(), &ranges);
-            let clean_path = job.clean.as_ref().expect("split jobs have a clean path");
-            if !ranges.is_empty() {
-                let mut held = content[doc.header.clone()].to_vec();
-                for (pos, (&p, range)) in flagged.iter().zip(&ranges).enumerate() {
-                    let bytes = &content[range.clone()];
-                    held.extend_from_slice(bytes);
-                    let findings = &by_record[&p];
-                    let rec = doc.records[p].index;
-                    report.entries.push(Entry {
-                        run: 0,
-                        kind: EntryKind::Record,
-                        source: source.clone(),
-                        stored: stored_name.clone(),
-                        mode: opts.mode.name().to_string(),
-                        record: Some(rec),
-                        position: Some(pos as u64),
-                        sha256: sha256_hex(bytes),
-                        bytes: bytes.len() as u64,
-                        permissions: None,
-                        rules: manifest::rule_counts(findings.iter().copied()),
-                        findings: findings.iter().map(|f| ManifestFinding::from(*f)).collect(),
-                        restored: false,
-                    });
-                }
-                write::write_file(&stored, &held, opts.overwrite).map_err(|e| e.to_string())?;
-                report.quarantined = Some(stored);
-            }
-            // A plain-text file is one record: when it is flagged there is nothing
-            // clean to write.
-            if doc.shape.has_records() || ranges.is_empty() {
-                write::write_file(clean_path, &clean, opts.overwrite).map_err(|e| e.to_string())?;
-                report.clean = Some(clean_path.clone());
-            }
-            report.records.quarantined = ranges.len() as u64;
-            report.records.output = n - ranges.len() as u64;
-            Ok(())
-        }
+    // Flagged records: those holding a finding. A finding outside every record (a
+    // CSV header) flags the first record.
+    let mut by_record: BTreeMap<usize, Vec<&Finding>> = BTreeMap::new();
+    for f in &report.findings {
+        let pos = doc.record_at(f.start as usize).unwrap_or(0);
+        by_record.entry(pos).or_default().push(f);
     }
+    let flagged: BTreeSet<usize> = by_record
+        .keys()
+        .copied()
+        .filter(|&p| p < doc.records.len())
+        .collect();
+    let ranges: Vec<std::ops::Range<usize>> = flagged
+        .iter()
+        .map(|&p| doc.records[p].range.clone())
+        .collect();
+    let clean = splice(content, Vec::new(), &ranges);
+    let clean_path = job.clean.as_ref().expect("split jobs have a clean path");
+    if !ranges.is_empty() {
+        let mut held = content[doc.header.clone()].to_vec();
+        for (pos, (&p, range)) in flagged.iter().zip(&ranges).enumerate() {
+            let bytes = &content[range.clone()];
+            held.extend_from_slice(bytes);
+            let findings = &by_record[&p];
+            let rec = doc.records[p].index;
+            report.entries.push(Entry {
+                run: 0,
+                kind: EntryKind::Record,
+                source: source.clone(),
+                stored: stored_name.clone(),
+                mode: opts.mode.name().to_string(),
+                record: Some(rec),
+                position: Some(pos as u64),
+                sha256: sha256_hex(bytes),
+                bytes: bytes.len() as u64,
+                permissions: None,
+                rules: manifest::rule_counts(findings.iter().copied()),
+                findings: findings.iter().map(|f| ManifestFinding::from(*f)).collect(),
+                restored: false,
+            });
+        }
+        write::write_file(&stored, &held, opts.overwrite).map_err(|e| e.to_string())?;
+        report.quarantined = Some(stored);
+    }
+    write::write_file(clean_path, &clean, opts.overwrite).map_err(|e| e.to_string())?;
+    report.clean = Some(clean_path.clone());
+    report.records.quarantined = ranges.len() as u64;
+    report.records.output = n - ranges.len() as u64;
+    Ok(())
 }
 
 #[cfg(unix)]

@@ -196,7 +196,7 @@ fn restore_refuses_changed_content_and_existing_originals() {
 }
 
 #[test]
-fn split_of_plain_text_treats_each_file_as_one_record() {
+fn split_sends_plain_text_files_whole_to_one_side() {
     let fx = Fixture::new();
     let report = fx.run(&fx.opts(Mode::Split { out: fx.p("clean") }));
     let r = report.records();
@@ -206,8 +206,11 @@ fn split_of_plain_text_treats_each_file_as_one_record() {
     assert!(fx.p("q/sub/dirty.txt").exists());
     assert!(fx.p("data/sub/dirty.txt").exists(), "inputs untouched");
     let m = Manifest::load(&fx.p("q")).unwrap().unwrap();
-    assert!(m.entries.iter().all(|e| e.kind == EntryKind::Record));
-    assert_eq!(m.entries[0].record, Some(0));
+    assert!(m
+        .entries
+        .iter()
+        .all(|e| e.kind == EntryKind::File && e.mode == "split"));
+    assert_eq!(m.entries[0].record, None);
 }
 
 #[test]

@@ -1,33 +1,34 @@
-//! An input as the redactor and the quarantine see it: its shape (plain text, a
-//! JSON document, JSON Lines, CSV/TSV), the findings of the scanner with their raw
-//! byte spans, and the raw byte range of every record.
+//! A plain (not compressed, not archived) input as the redactor and the quarantine
+//! see it: its shape (plain text, a JSON document, JSON Lines, CSV/TSV), the
+//! findings of the scanner with their raw byte spans, and the raw byte range of
+//! every record.
 //!
-//! The findings are what `scan` reports for the input; redaction then finds the
-//! field (JSON token, CSV cell) that holds each raw span, so it works on whatever
-//! the scanning layer decodes.
+//! The findings are exactly what `scan` reports for the input (the format layer
+//! scans decoded views and maps matches back to raw spans); redaction then finds
+//! the field (JSON token, CSV cell) that holds each raw span.
 
 use std::ops::Range;
-use std::path::Path;
 use std::sync::Arc;
 
 use super::RedactError;
-use crate::engine::{Match, Scanner};
+use crate::engine::Scanner;
 use crate::finding::Finding;
-use crate::format::{Format, OffsetMap, Segment};
+use crate::format::csv::{looks_like_header, Dialect, Splitter};
+use crate::format::Format;
 use crate::read;
 use crate::rules::Severity;
-use crate::scan::{self, LineCounter, ScanOptions};
+use crate::scan::{self, FileStatus, ScanOptions};
 
-/// How an input is laid out, for rewriting.
+/// How a plain input is laid out, for rewriting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Shape {
     /// Plain text, code, config: exact byte spans; one record per file.
     Text,
-    /// One JSON document: values re-encoded; one record per file.
+    /// One JSON document (or notebook): values re-encoded; one record per file.
     Json,
     /// JSON Lines: one record per non-blank line.
     Jsonl,
-    /// CSV or TSV: a header row, then one record per row.
+    /// CSV or TSV: an optional header row, then one record per row.
     Csv {
         /// `,` or tab.
         delimiter: u8,
@@ -35,6 +36,18 @@ pub(crate) enum Shape {
 }
 
 impl Shape {
+    /// The shape of a plain format (`None` for containers and Parquet).
+    pub(crate) fn of(fmt: Format) -> Option<Shape> {
+        Some(match fmt {
+            Format::Jsonl => Shape::Jsonl,
+            Format::Json | Format::Ipynb => Shape::Json,
+            Format::Csv => Shape::Csv { delimiter: b',' },
+            Format::Tsv => Shape::Csv { delimiter: b'\t' },
+            f if f.is_compression() || f.is_archive() || f == Format::Parquet => return None,
+            _ => Shape::Text,
+        })
+    }
+
     /// Formats made of many records (where `drop-record` and `--split` apply).
     pub(crate) fn has_records(self) -> bool {
         matches!(self, Shape::Jsonl | Shape::Csv { .. })
@@ -56,7 +69,7 @@ pub(crate) struct Document {
     pub(crate) findings: Vec<Finding>,
     /// Records, by offset.
     pub(crate) records: Vec<Record>,
-    /// Bytes before the first record that belong to none (a CSV header).
+    /// Bytes before the first record that belong to none (a CSV header row).
     pub(crate) header: Range<usize>,
 }
 
@@ -68,48 +81,24 @@ impl Document {
     }
 }
 
-/// The shape of an input: from its name (`.jsonl`, `.ndjson`, `.json`, `.csv`,
-/// `.tsv`), else plain text. A format forced with `--input-format text` wins.
-pub(crate) fn shape_of(opts: &ScanOptions, path: &str) -> Shape {
-    if opts.input_format == Some(Format::Text) {
-        return Shape::Text;
-    }
-    let ext = Path::new(path)
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    match ext.as_deref() {
-        Some("jsonl" | "ndjson" | "jsonlines") => Shape::Jsonl,
-        Some("json") => Shape::Json,
-        Some("csv") => Shape::Csv { delimiter: b',' },
-        Some("tsv" | "tab") => Shape::Csv { delimiter: b'\t' },
-        _ => Shape::Text,
-    }
-}
-
 /// True when the input is passed through unscanned, as `scan` skips it.
-pub(crate) fn skip_binary(opts: &ScanOptions, shape: Shape, bytes: &[u8]) -> bool {
-    !opts.binary && shape == Shape::Text && read::looks_binary(bytes)
+pub(crate) fn skip_binary(opts: &ScanOptions, bytes: &[u8]) -> bool {
+    !opts.binary && read::looks_binary(bytes)
 }
 
-/// Scans an input and lays out its records; keeps findings that pass and have at
-/// least `min_severity`.
-pub(crate) fn analyse(
-    scanner: &Scanner,
-    opts: &ScanOptions,
-    min_severity: Severity,
-    path: &str,
-    shape: Shape,
-    bytes: &[u8],
-) -> Result<Document, RedactError> {
-    let (records, header) = match shape {
-        Shape::Text | Shape::Json => (
-            vec![Record {
-                index: 0,
-                range: 0..bytes.len(),
-            }],
-            0..0,
-        ),
+/// Records (and CSV header) of a plain input.
+pub(crate) fn records(shape: Shape, bytes: &[u8]) -> (Vec<Record>, Range<usize>) {
+    match shape {
+        Shape::Text | Shape::Json => {
+            let whole = 0..bytes.len();
+            (
+                vec![Record {
+                    index: 0,
+                    range: whole,
+                }],
+                0..0,
+            )
+        }
         Shape::Jsonl => (
             super::fields::jsonl_records(bytes)
                 .into_iter()
@@ -118,50 +107,72 @@ pub(crate) fn analyse(
             0..0,
         ),
         Shape::Csv { delimiter } => {
-            let (header, rows) = super::fields::csv_rows(bytes, delimiter);
-            let records = rows
-                .into_iter()
-                .enumerate()
-                .map(|(i, range)| Record {
-                    index: i as u64,
-                    range,
-                })
-                .collect();
+            // The same splitter and header test as the scan, so that record
+            // numbers agree with findings.
+            let dialect = Dialect { delimiter };
+            let mut sp = Splitter::new(bytes, 0, dialect);
+            let mut cells = Vec::new();
+            let mut records = Vec::new();
+            let mut header = 0..0;
+            let mut first = true;
+            while let Some(row) = sp.next_row(&mut cells) {
+                let range = row.start..sp.pos().max(row.end);
+                if first && looks_like_header(bytes, &cells) {
+                    header = 0..range.end;
+                } else {
+                    records.push(Record {
+                        index: records.len() as u64,
+                        range,
+                    });
+                }
+                first = false;
+            }
             (records, header)
         }
+    }
+}
+
+/// Scans a plain input as `fmt` and lays out its records; keeps findings that pass
+/// and have at least `min_severity`.
+pub(crate) fn analyse(
+    scanner: &Scanner,
+    opts: &ScanOptions,
+    min_severity: Severity,
+    path: &str,
+    fmt: Format,
+    bytes: &[u8],
+) -> Result<Document, RedactError> {
+    let shape = Shape::of(fmt).unwrap_or(Shape::Text);
+    let (records, header) = records(shape, bytes);
+    let scan_opts = ScanOptions {
+        engine: crate::engine::ScanConfig {
+            explain: false,
+            ..opts.engine.clone()
+        },
+        binary: true,
+        stats: false,
+        ..opts.clone()
     };
-    let mut doc = Document {
+    let (outcomes, _) = scan::scan_bytes_as(Arc::from(path), bytes, fmt, scanner, &scan_opts);
+    let mut findings = Vec::new();
+    for o in outcomes {
+        if let FileStatus::Error(message) = o.status {
+            return Err(RedactError::Parse {
+                path: path.to_string(),
+                message,
+            });
+        }
+        findings.extend(
+            o.findings
+                .into_iter()
+                .filter(|f| !f.dropped && f.rule.severity >= min_severity),
+        );
+    }
+    findings.sort_by_key(|f| (f.start, f.end));
+    Ok(Document {
         shape,
-        findings: Vec::new(),
+        findings,
         records,
         header,
-    };
-    let mut stats = Vec::new();
-    let matches: Vec<Match> = scan::scan_text(bytes, scanner, opts, &mut stats)
-        .into_iter()
-        .filter(|m| !m.dropped && scanner.rule(m.rule).severity >= min_severity)
-        .collect();
-    let seg = Segment {
-        text: bytes.into(),
-        map: OffsetMap::Identity { base: 0 },
-        raw: 0..bytes.len(),
-        record: None,
-        field: None,
-    };
-    let path: Arc<str> = Arc::from(path);
-    let mut lines = LineCounter::new(bytes);
-    doc.findings = matches
-        .iter()
-        .map(|m| {
-            let mut f = scan::to_finding(&path, scanner, &seg, m, &mut lines);
-            if shape.has_records() {
-                f.record = doc
-                    .record_at(f.start as usize)
-                    .map(|i| doc.records[i].index);
-            }
-            f
-        })
-        .collect();
-    doc.findings.sort_by_key(|f| (f.start, f.end));
-    Ok(doc)
+    })
 }

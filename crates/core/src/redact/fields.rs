@@ -9,6 +9,8 @@
 
 use std::ops::Range;
 
+use crate::format::csv::{Dialect, Splitter};
+
 /// How a field is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FieldKind {
@@ -137,136 +139,22 @@ pub(crate) fn json_fields(bytes: &[u8], range: Range<usize>) -> Vec<Field> {
     out
 }
 
-/// Rows of a CSV/TSV file: the header row (the first non-blank row, with any blank
-/// lines before it) and the data rows, each with its line ending. Blank lines are
-/// not rows.
-pub(crate) fn csv_rows(bytes: &[u8], delimiter: u8) -> (Range<usize>, Vec<Range<usize>>) {
-    let mut rows = Vec::new();
-    let mut pos = 0;
-    let mut header = 0..0;
-    let mut seen_header = false;
-    while pos < bytes.len() {
-        let (row, cells_end) = csv_row_end(bytes, pos, delimiter);
-        let content = &bytes[pos..cells_end];
-        let blank = content.iter().all(|&b| b == b'\r' || b == b'\n');
-        if !blank {
-            if seen_header {
-                rows.push(pos..row);
-            } else {
-                seen_header = true;
-                header = 0..row;
-            }
-        } else if !seen_header {
-            header = 0..row;
-        }
-        pos = row;
-    }
-    (header, rows)
-}
-
-/// End of the row starting at `pos` (after its line ending), and the end of its
-/// cells (before the line ending).
-fn csv_row_end(bytes: &[u8], pos: usize, delimiter: u8) -> (usize, usize) {
-    let mut i = pos;
-    let mut at_cell_start = true;
-    let mut in_quotes = false;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if in_quotes {
-            if b == b'"' {
-                if bytes.get(i + 1) == Some(&b'"') {
-                    i += 2;
-                    continue;
-                }
-                in_quotes = false;
-            }
-            i += 1;
-            continue;
-        }
-        match b {
-            b'"' if at_cell_start => {
-                in_quotes = true;
-                at_cell_start = false;
-            }
-            b'\n' => {
-                let cells_end = if i > pos && bytes[i - 1] == b'\r' {
-                    i - 1
-                } else {
-                    i
-                };
-                return (i + 1, cells_end);
-            }
-            _ if b == delimiter => {
-                at_cell_start = true;
-                i += 1;
-                continue;
-            }
-            _ => at_cell_start = false,
-        }
-        i += 1;
-    }
-    (bytes.len(), bytes.len())
-}
-
-/// The cells of the row `row` (as returned by [`csv_rows`]).
-pub(crate) fn csv_cells(bytes: &[u8], row: Range<usize>, delimiter: u8) -> Vec<Field> {
-    let mut end = row.end;
-    if end > row.start && bytes[end - 1] == b'\n' {
-        end -= 1;
-        if end > row.start && bytes[end - 1] == b'\r' {
-            end -= 1;
-        }
-    }
-    let mut out = Vec::new();
-    let mut i = row.start;
-    loop {
-        let start = i;
-        let quoted = bytes.get(i) == Some(&b'"') && i < end;
-        if quoted {
-            i += 1;
-            while i < end {
-                if bytes[i] == b'"' {
-                    if bytes.get(i + 1) == Some(&b'"') && i + 1 < end {
-                        i += 2;
-                        continue;
-                    }
-                    break;
-                }
-                i += 1;
-            }
-            let close = i.min(end);
-            i = (i + 1).min(end);
-            // Bytes after the closing quote up to the delimiter belong to the cell.
-            while i < end && bytes[i] != delimiter {
-                i += 1;
-            }
-            out.push(Field {
-                raw: start..i,
-                content: start + 1..close.max(start + 1),
-                kind: FieldKind::CsvCell {
-                    quoted: true,
-                    delimiter,
-                },
-            });
-        } else {
-            while i < end && bytes[i] != delimiter {
-                i += 1;
-            }
-            out.push(Field {
-                raw: start..i,
-                content: start..i,
-                kind: FieldKind::CsvCell {
-                    quoted: false,
-                    delimiter,
-                },
-            });
-        }
-        if i >= end {
-            break;
-        }
-        i += 1; // the delimiter
-    }
-    out
+/// The cells of the CSV/TSV row starting at `start`, read with the scan's splitter.
+pub(crate) fn csv_cells(bytes: &[u8], start: usize, delimiter: u8) -> Vec<Field> {
+    let mut sp = Splitter::new(bytes, start, Dialect { delimiter });
+    let mut cells = Vec::new();
+    sp.next_row(&mut cells);
+    cells
+        .into_iter()
+        .map(|c| Field {
+            raw: c.raw,
+            content: c.content,
+            kind: FieldKind::CsvCell {
+                quoted: c.quoted,
+                delimiter,
+            },
+        })
+        .collect()
 }
 
 /// Decodes the content of `field`.
@@ -435,13 +323,9 @@ mod tests {
     }
 
     #[test]
-    fn csv_rows_cells_quotes_and_newlines() {
-        let b = b"name,note\r\nJane,\"said \"\"hi\"\"\nbye\"\r\n\nBob,plain\n";
-        let (header, rows) = csv_rows(b, b',');
-        assert_eq!(&b[header], b"name,note\r\n");
-        assert_eq!(rows.len(), 2);
-        assert_eq!(&b[rows[1].clone()], b"Bob,plain\n");
-        let cells = csv_cells(b, rows[0].clone(), b',');
+    fn csv_cells_quotes_and_newlines() {
+        let b = b"name,note\r\nJane,\"said \"\"hi\"\"\nbye\"\r\nBob,plain\n";
+        let cells = csv_cells(b, 11, b',');
         assert_eq!(&b[cells[0].raw.clone()], b"Jane");
         assert_eq!(&b[cells[1].raw.clone()], b"\"said \"\"hi\"\"\nbye\"");
         let d = decode(b, &cells[1]);
@@ -454,18 +338,8 @@ mod tests {
         };
         assert_eq!(encode(plain, b"[EMAIL]"), b"[EMAIL]");
         assert_eq!(encode(plain, b"a,b"), b"\"a,b\"");
-        // Empty cells and a trailing empty cell.
-        let b = b"a,,\n";
-        let cells = csv_cells(b, 0..4, b',');
-        assert_eq!(cells.len(), 3);
-        assert!(cells[1].raw.is_empty() && cells[2].raw.is_empty());
-    }
-
-    #[test]
-    fn tsv_uses_tabs() {
-        let b = b"h1\th2\nx,y\tz\n";
-        let (_, rows) = csv_rows(b, b'\t');
-        let cells = csv_cells(b, rows[0].clone(), b'\t');
-        assert_eq!(&b[cells[0].raw.clone()], b"x,y");
+        let tsv = csv_cells(b"x,y\tz\n", 0, b'\t');
+        assert_eq!(tsv.len(), 2);
+        assert_eq!(tsv[0].raw, 0..3);
     }
 }

@@ -32,13 +32,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{ScanConfig, Scanner};
 use crate::finding::Finding;
+use crate::format::{self, Format};
+use crate::read::decompress;
 use crate::rules::Severity;
 use crate::scan::ScanOptions;
 use document::{Document, Shape};
 
+mod container;
 pub(crate) mod document;
 mod fields;
 mod operator;
+mod parquet;
 mod replace;
 pub mod run;
 mod span;
@@ -171,7 +175,7 @@ impl fmt::Display for RecordCounts {
 pub type Applied = BTreeMap<(String, &'static str), u64>;
 
 /// The result of redacting one input.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Redacted {
     /// The sanitised bytes, or `None` when nothing had to change (the input is its
     /// own sanitised copy, byte for byte).
@@ -194,6 +198,23 @@ pub struct Redacted {
 pub struct Redactor {
     scanner: Scanner,
     opts: RedactOptions,
+}
+
+/// Nesting of containers so far.
+#[derive(Debug, Clone, Copy, Default)]
+struct Depth {
+    archives: usize,
+    streams: usize,
+}
+
+/// Compressed streams nested deeper than this are refused (as by `scan`).
+const MAX_STREAM_NESTING: usize = 4;
+
+/// Whether a layer is rewritten or only inspected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    Redact,
+    Inspect,
 }
 
 impl Redactor {
@@ -219,29 +240,152 @@ impl Redactor {
     }
 
     /// Finds what redaction would act on in `input` without changing anything
-    /// (kept findings at or above the minimum severity), and counts its records.
+    /// (kept findings at or above the minimum severity, inside compressed streams
+    /// and archive members too), and counts its records.
     pub fn findings(&self, path: &str, input: &[u8]) -> Result<(Vec<Finding>, u64), RedactError> {
-        let shape = document::shape_of(&self.opts.scan, path);
-        if document::skip_binary(&self.opts.scan, shape, input) {
-            return Ok((Vec::new(), 1));
-        }
-        let doc = self.analyse(path, shape, input)?;
-        Ok((doc.findings, doc.records.len() as u64))
+        let done = self.inspect(path, input)?;
+        Ok((done.findings, done.records.input))
     }
 
     /// Redacts one input named `path` (the name picks the format and appears in
-    /// findings and errors).
+    /// findings and errors). Compressed streams come out compressed the same way,
+    /// archives as archives of sanitised members, Parquet with the same schema.
     pub fn redact(&self, path: &str, input: &[u8]) -> Result<Redacted, RedactError> {
-        let shape = document::shape_of(&self.opts.scan, path);
-        let mut done = Redacted {
-            output: None,
-            findings: Vec::new(),
-            applied: Applied::new(),
-            records: RecordCounts::default(),
-            rechecked: 0,
-            skipped_binary: false,
+        let mut remaining = self.opts.scan.limits.max_total_size;
+        self.layer(
+            path,
+            path,
+            input,
+            Depth::default(),
+            self.opts.scan.input_format,
+            &mut remaining,
+            Pass::Redact,
+        )
+    }
+
+    /// Like [`Redactor::findings`], with the whole result (records, binary skip).
+    pub(crate) fn inspect(&self, path: &str, input: &[u8]) -> Result<Redacted, RedactError> {
+        let mut remaining = self.opts.scan.limits.max_total_size;
+        self.layer(
+            path,
+            path,
+            input,
+            Depth::default(),
+            self.opts.scan.input_format,
+            &mut remaining,
+            Pass::Inspect,
+        )
+    }
+
+    /// The format of the outer layer of an input.
+    pub(crate) fn format_of(&self, name: &str, bytes: &[u8]) -> Format {
+        self.detect(name, bytes, Depth::default(), self.opts.scan.input_format)
+    }
+
+    /// The format of a layer, decided as `scan` decides it.
+    fn detect(&self, name: &str, bytes: &[u8], depth: Depth, forced: Option<Format>) -> Format {
+        let head = &bytes[..bytes.len().min(crate::read::BINARY_SNIFF_LEN)];
+        match forced {
+            Some(f) if f.is_compression() || f.is_archive() => {
+                if depth.streams == 0 && depth.archives == 0 {
+                    f
+                } else {
+                    format::detect(name, head)
+                }
+            }
+            Some(f) => match format::detect_magic(head) {
+                Some(m) if m.is_compression() || m.is_archive() => m,
+                _ => f,
+            },
+            None => format::detect(name, head),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn layer(
+        &self,
+        path: &str,
+        name: &str,
+        bytes: &[u8],
+        depth: Depth,
+        forced: Option<Format>,
+        remaining: &mut u64,
+        pass: Pass,
+    ) -> Result<Redacted, RedactError> {
+        let fmt = self.detect(name, bytes, depth, forced);
+        let read_err = |e: crate::read::ReadError| RedactError::Parse {
+            path: path.to_string(),
+            message: e.to_string(),
         };
-        if document::skip_binary(&self.opts.scan, shape, input) {
+        if fmt.is_compression() {
+            if depth.streams >= MAX_STREAM_NESTING {
+                return Err(RedactError::Parse {
+                    path: path.to_string(),
+                    message: format!("compressed streams nested deeper than {MAX_STREAM_NESTING}"),
+                });
+            }
+            let inner = decompress::decompress(fmt, bytes, &self.opts.scan.limits, remaining)
+                .map_err(read_err)?;
+            let inner_name = format::strip_compression_ext(name);
+            let depth = Depth {
+                streams: depth.streams + 1,
+                ..depth
+            };
+            let forced = forced.filter(|f| !f.is_compression() && !f.is_archive());
+            let mut done = self.layer(path, &inner_name, &inner, depth, forced, remaining, pass)?;
+            if let Some(out) = done.output.take() {
+                done.output =
+                    Some(
+                        container::compress(fmt, &out).map_err(|e| RedactError::Parse {
+                            path: path.to_string(),
+                            message: format!("cannot compress the output: {e}"),
+                        })?,
+                    );
+            }
+            return Ok(done);
+        }
+        if fmt.is_archive() {
+            if depth.archives >= self.opts.scan.limits.max_archive_depth {
+                return Err(read_err(crate::read::ReadError::TooDeep(
+                    self.opts.scan.limits.max_archive_depth,
+                )));
+            }
+            let depth = Depth {
+                archives: depth.archives + 1,
+                ..depth
+            };
+            let mut member = |member_path: &str,
+                              member_name: &str,
+                              data: &[u8],
+                              remaining: &mut u64|
+             -> Result<Redacted, RedactError> {
+                self.layer(member_path, member_name, data, depth, None, remaining, pass)
+            };
+            return container::rewrite_archive(
+                fmt,
+                path,
+                bytes,
+                &self.opts.scan.limits,
+                remaining,
+                &mut member,
+            );
+        }
+        if fmt == Format::Parquet {
+            return parquet::redact(self, path, bytes, pass);
+        }
+        self.plain(path, fmt, bytes, pass)
+    }
+
+    /// A text or record layer (not compressed, not an archive, not Parquet).
+    fn plain(
+        &self,
+        path: &str,
+        fmt: Format,
+        input: &[u8],
+        pass: Pass,
+    ) -> Result<Redacted, RedactError> {
+        let mut done = Redacted::default();
+        if document::skip_binary(&self.opts.scan, input) {
             done.skipped_binary = true;
             done.records = RecordCounts {
                 input: 1,
@@ -250,14 +394,15 @@ impl Redactor {
             };
             return Ok(done);
         }
-        let doc = self.analyse(path, shape, input)?;
+        let doc = self.analyse(path, fmt, input)?;
         let n = doc.records.len() as u64;
         done.records = RecordCounts {
             input: n,
             output: n,
             ..RecordCounts::default()
         };
-        if doc.findings.is_empty() {
+        if doc.findings.is_empty() || pass == Pass::Inspect {
+            done.findings = doc.findings;
             return Ok(done);
         }
         let (mut out, dropped) = self.rewrite(input, &doc, &self.opts.plan, &mut done.applied);
@@ -267,7 +412,7 @@ impl Redactor {
         let fallback = OperatorPlan::all(Operator::Placeholder);
         let mut passes = 1;
         loop {
-            let again = self.analyse(path, shape, &out)?;
+            let again = self.analyse(path, fmt, &out)?;
             if again.records.len() as u64 != done.records.output {
                 let mut counts = done.records;
                 counts.output = again.records.len() as u64;
@@ -296,13 +441,13 @@ impl Redactor {
         Ok(done)
     }
 
-    fn analyse(&self, path: &str, shape: Shape, bytes: &[u8]) -> Result<Document, RedactError> {
+    fn analyse(&self, path: &str, fmt: Format, bytes: &[u8]) -> Result<Document, RedactError> {
         document::analyse(
             &self.scanner,
             &self.opts.scan,
             self.opts.min_severity,
             path,
-            shape,
+            fmt,
             bytes,
         )
     }
@@ -334,24 +479,28 @@ impl Redactor {
         for (rec, found) in groups {
             let range = match rec {
                 Some(i) => doc.records[i].range.clone(),
-                None => {
-                    let h = doc.header.clone();
-                    let skip = bytes[h.clone()]
+                None => doc.header.clone(),
+            };
+            let fields = match doc.shape {
+                Shape::Csv { delimiter } => {
+                    // The row starts after any blank lines.
+                    let skip = bytes[range.clone()]
                         .iter()
                         .take_while(|b| **b == b'\r' || **b == b'\n')
                         .count();
-                    h.start + skip..h.end
+                    fields::csv_cells(bytes, range.start + skip, delimiter)
                 }
+                _ => fields::json_fields(bytes, range.clone()),
             };
-            let fields = match doc.shape {
-                Shape::Csv { delimiter } => fields::csv_cells(bytes, range, delimiter),
-                _ => fields::json_fields(bytes, range),
-            };
-            // Each finding, clipped to the content of every field it overlaps.
+            // Each finding, clipped to the content of every field it overlaps. A
+            // finding outside every field (a malformed line scanned as text) makes
+            // the record plain text.
             let mut per_field: BTreeMap<usize, (fields::Decoded, Vec<Hit>)> = BTreeMap::new();
-            for f in found {
+            let mut as_text = false;
+            for f in &found {
                 let span = f.start as usize..f.end as usize;
                 let first = fields.partition_point(|x| x.raw.end <= span.start);
+                let mut covered = false;
                 for (k, field) in fields.iter().enumerate().skip(first) {
                     if field.raw.start >= span.end {
                         break;
@@ -365,6 +514,7 @@ impl Redactor {
                         .or_insert_with(|| (fields::decode(bytes, field), Vec::new()));
                     let d = entry.0.decoded_span(clip);
                     if !d.is_empty() {
+                        covered = true;
                         entry.1.push(Hit {
                             span: d,
                             rule: f.rule.clone(),
@@ -372,6 +522,12 @@ impl Redactor {
                         });
                     }
                 }
+                as_text |= !covered;
+            }
+            if as_text {
+                let hits = found.iter().map(|f| hit_of(f)).collect();
+                edits.extend(self.replace_all(bytes, merge_hits(hits, bytes), plan, applied));
+                continue;
             }
             let merged: Vec<(usize, fields::Decoded, Vec<MergedSpan>)> = per_field
                 .into_iter()

@@ -239,6 +239,9 @@ fn write_human(out: &mut dyn Write, report: &ScanReport, opts: &ReportOptions) -
                 crate::Severity::Low => "36",
             };
             let mut loc = format!("{}:{}", f.line, f.column);
+            if let Some(g) = f.row_group {
+                loc.push_str(&format!(" row group {g}"));
+            }
             if let Some(r) = f.record {
                 loc.push_str(&format!(" record {r}"));
             }

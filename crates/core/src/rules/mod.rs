@@ -178,6 +178,22 @@ pub struct ContextSpec {
     /// Confidence added when a word is found. Default 0.2.
     #[serde(default = "default_context_boost")]
     pub boost: f32,
+    /// Where to look: `both` (default), `before` or `after` the value.
+    #[serde(default)]
+    pub side: ContextSide,
+}
+
+/// Which side of a value context words are looked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContextSide {
+    /// Before and after.
+    #[default]
+    Both,
+    /// Only before ("SSN: 123456789").
+    Before,
+    /// Only after.
+    After,
 }
 
 fn default_context_window() -> usize {

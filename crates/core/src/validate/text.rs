@@ -63,13 +63,15 @@ fn word_set() -> &'static std::collections::HashSet<&'static [u8]> {
     })
 }
 
-/// Fraction (0..1) of the letters of `value` covered by known words of 3+ letters,
-/// found greedily longest-first within each run of letters. Random tokens score
-/// low; `correct_horse_battery` or `MyPasswordHere` score high.
+/// Fraction (0..1) of the letters and digits of `value` covered by known words of
+/// 3+ letters, found greedily longest-first within each run of letters. Random
+/// tokens score low; `correct_horse_battery` or `MyPasswordHere` score high, and a
+/// word padded with digits and symbols (`Summer2024!x`) scores in between.
 pub fn word_coverage(value: &[u8]) -> f64 {
     let set = word_set();
     let lower: Vec<u8> = value.iter().map(u8::to_ascii_lowercase).collect();
     let letters = lower.iter().filter(|b| b.is_ascii_lowercase()).count();
+    let alnum = lower.iter().filter(|b| b.is_ascii_alphanumeric()).count();
     if letters == 0 {
         return 0.0;
     }
@@ -99,7 +101,7 @@ pub fn word_coverage(value: &[u8]) -> f64 {
         }
         i = run_end;
     }
-    covered as f64 / letters as f64
+    covered as f64 / alnum as f64
 }
 
 #[cfg(test)]
@@ -126,5 +128,7 @@ mod tests {
         assert!(word_coverage(b"MyDatabasePassword") > 0.8);
         assert!(word_coverage(b"q8Zr2LmX0vTb7KpWc3Nd") < 0.3);
         assert_eq!(word_coverage(b"12345"), 0.0);
+        let padded = word_coverage(b"Summer2024!x");
+        assert!(padded > 0.3 && padded < 0.6, "{padded}");
     }
 }

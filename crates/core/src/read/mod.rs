@@ -1,0 +1,199 @@
+//! Readers: give the scanner a byte slice. Large regular files are memory-mapped,
+//! small files, pipes and stdin are read; compressed streams ([`decompress`]) and
+//! archive members ([`archive`]) are expanded in memory under hard [`Limits`] on
+//! size and ratio.
+//!
+//! ```
+//! use datasieve::read::{decompress::decompress, Limits};
+//! use datasieve::format::Format;
+//! let mut budget = Limits::default().max_total_size;
+//! let err = decompress(Format::Gzip, b"\x1f\x8b\x08 not really gzip", &Limits::default(), &mut budget);
+//! assert!(err.unwrap_err().to_string().contains("gzip"));
+//! ```
+
+use std::fs::File;
+use std::io::Read;
+use std::ops::Deref;
+use std::path::Path;
+
+pub mod archive;
+pub mod decompress;
+
+/// Hard limits on what compressed streams and archives may expand to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Most bytes one compressed stream or archive member may decompress to.
+    pub max_member_size: u64,
+    /// Most bytes all compressed streams and members of one input may decompress
+    /// to, together.
+    pub max_total_size: u64,
+    /// Largest decompressed/compressed size ratio of a stream or member (checked
+    /// once it holds more than [`RATIO_FLOOR`] bytes).
+    pub max_ratio: u64,
+    /// Deepest nesting of archives (an archive inside an archive is depth 2).
+    pub max_archive_depth: usize,
+}
+
+/// Parses a byte size: a number with an optional unit (`K`, `M`, `G`, `T`, with or
+/// without `B`/`iB`; powers of 1024).
+///
+/// ```
+/// use datasieve::read::parse_size;
+/// assert_eq!(parse_size("4GiB"), Ok(4 << 30));
+/// assert_eq!(parse_size("500m"), Ok(500 << 20));
+/// assert_eq!(parse_size("1234"), Ok(1234));
+/// assert!(parse_size("lots").is_err());
+/// ```
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid size {text:?}: expected a number like 512M or 4GiB"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => return Err(format!("invalid size unit in {text:?}: use K, M, G or T")),
+    };
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("size {text:?} is too large"))
+}
+
+/// Decompressed sizes up to this are never refused for their ratio: small,
+/// very regular files compress extremely well without being bombs.
+pub const RATIO_FLOOR: u64 = 1 << 20;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_member_size: 4 << 30,
+            max_total_size: 4 << 30,
+            max_ratio: 200,
+            max_archive_depth: 3,
+        }
+    }
+}
+
+/// Why a compressed stream or archive could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The data is corrupt or cut short.
+    #[error("{format} data is corrupt or truncated: {message}")]
+    Corrupt {
+        /// Format name (`gzip`, `zip`, ...).
+        format: &'static str,
+        /// What the decoder said.
+        message: String,
+    },
+    /// A stream or member expands past the size limit.
+    #[error("decompressed size exceeds the limit of {limit} bytes ({flag})")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: u64,
+        /// The option that sets it.
+        flag: &'static str,
+    },
+    /// A stream or member expands too much for its compressed size.
+    #[error("compression ratio exceeds {max_ratio} ({compressed} bytes expand past {decompressed} bytes; --max-ratio): possible decompression bomb")]
+    Ratio {
+        /// The limit.
+        max_ratio: u64,
+        /// Compressed size.
+        compressed: u64,
+        /// Decompressed bytes when the read stopped.
+        decompressed: u64,
+    },
+    /// Archives nested deeper than allowed.
+    #[error("nested archive deeper than {0} levels (--max-archive-depth); not scanned")]
+    TooDeep(usize),
+    /// Something the library does not read (encrypted member, ...).
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// Files at least this large are memory-mapped by default.
+pub const DEFAULT_MMAP_THRESHOLD: u64 = 1 << 20;
+/// Bytes looked at to decide whether a file is binary.
+pub const BINARY_SNIFF_LEN: usize = 8192;
+
+/// The bytes of one input.
+#[derive(Debug)]
+pub enum Content {
+    /// Read into memory.
+    Owned(Vec<u8>),
+    /// Memory-mapped.
+    Mapped(memmap2::Mmap),
+}
+
+impl Deref for Content {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Content::Owned(v) => v,
+            Content::Mapped(m) => m,
+        }
+    }
+}
+
+/// Reads a file: memory-mapped when it is a regular file of at least
+/// `mmap_threshold` bytes, read otherwise.
+pub fn read_file(path: &Path, mmap_threshold: u64) -> std::io::Result<Content> {
+    let file = File::open(path)?;
+    let meta = file.metadata()?;
+    if meta.is_dir() {
+        return Err(std::io::Error::other("is a directory"));
+    }
+    if meta.is_file() && meta.len() >= mmap_threshold && meta.len() > 0 {
+        // SAFETY: the map is read-only and private to this process. If another process
+        // truncates the file while we scan it, reads past the new end raise SIGBUS;
+        // like ripgrep we accept this for the speed of mmap on large inputs, and
+        // users can disable mmap (`--no-mmap`) where inputs change under us.
+        #[allow(unsafe_code)]
+        let map = unsafe { memmap2::MmapOptions::new().map(&file)? };
+        #[cfg(unix)]
+        let _ = map.advise(memmap2::Advice::Sequential);
+        return Ok(Content::Mapped(map));
+    }
+    let mut buf = Vec::with_capacity(meta.len() as usize);
+    (&file).read_to_end(&mut buf)?;
+    Ok(Content::Owned(buf))
+}
+
+/// Reads all of a reader (stdin, a pipe).
+pub fn read_all(mut reader: impl Read) -> std::io::Result<Content> {
+    let mut buf = Vec::new();
+    reader.read_to_end(&mut buf)?;
+    Ok(Content::Owned(buf))
+}
+
+/// True when the first bytes hold a NUL byte, the usual sign of a binary file.
+pub fn looks_binary(bytes: &[u8]) -> bool {
+    memchr::memchr(0, &bytes[..bytes.len().min(BINARY_SNIFF_LEN)]).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_files_are_read_large_mapped() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.txt");
+        std::fs::write(&p, b"hello world").unwrap();
+        assert!(matches!(read_file(&p, 1 << 20).unwrap(), Content::Owned(_)));
+        let c = read_file(&p, 1).unwrap();
+        assert!(matches!(c, Content::Mapped(_)));
+        assert_eq!(&*c, b"hello world");
+        assert!(read_file(dir.path(), 1).is_err());
+    }
+
+    #[test]
+    fn binary_sniffing() {
+        assert!(looks_binary(b"ab\0cd"));
+        assert!(!looks_binary(b"plain text"));
+    }
+}
