@@ -1265,3 +1265,144 @@ fn quarantine_split_jsonl_and_csv_records() {
 /// Format tests (JSONL, JSON, CSV, Parquet, compressed streams, archives).
 #[path = "cli_formats.rs"]
 mod formats;
+
+/// Gzip, for redaction fixtures.
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut e, data).unwrap();
+    e.finish().unwrap()
+}
+
+fn gunzip(data: &[u8]) -> String {
+    let mut s = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(data), &mut s).unwrap();
+    s
+}
+
+/// A flat Parquet file: `id` (int64) and `text` (optional string), one row group
+/// per `per_group` rows.
+fn flat_parquet(texts: &[Option<&str>], per_group: usize) -> Vec<u8> {
+    use parquet::data_type::{ByteArray, ByteArrayType, Int64Type};
+    let schema = std::sync::Arc::new(
+        parquet::schema::parser::parse_message_type(
+            "message m { required int64 id; optional binary text (UTF8); }",
+        )
+        .unwrap(),
+    );
+    let props = std::sync::Arc::new(
+        parquet::file::properties::WriterProperties::builder()
+            .set_compression(parquet::basic::Compression::SNAPPY)
+            .build(),
+    );
+    let mut w =
+        parquet::file::writer::SerializedFileWriter::new(Vec::new(), schema, props).unwrap();
+    for (g, group) in texts.chunks(per_group).enumerate() {
+        let mut rg = w.next_row_group().unwrap();
+        let mut col = rg.next_column().unwrap().unwrap();
+        let ids: Vec<i64> = (0..group.len())
+            .map(|i| (g * per_group + i) as i64)
+            .collect();
+        col.typed::<Int64Type>()
+            .write_batch(&ids, None, None)
+            .unwrap();
+        col.close().unwrap();
+        let mut col = rg.next_column().unwrap().unwrap();
+        let vals: Vec<ByteArray> = group
+            .iter()
+            .flatten()
+            .map(|t| ByteArray::from(t.as_bytes().to_vec()))
+            .collect();
+        let defs: Vec<i16> = group.iter().map(|t| i16::from(t.is_some())).collect();
+        col.typed::<ByteArrayType>()
+            .write_batch(&vals, Some(&defs), None)
+            .unwrap();
+        col.close().unwrap();
+        rg.close().unwrap();
+    }
+    w.into_inner().unwrap()
+}
+
+#[test]
+fn redact_compressed_archived_and_parquet_inputs_keep_their_container() {
+    let env = Env::new();
+    let jsonl = "{\"t\":\"key tok_abcdefgh12345678\"}\n{\"t\":\"fine\"}\n";
+    env.write("data/chat.jsonl.gz", gzip(jsonl.as_bytes()));
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, data) in [("a.txt", DIRTY.as_bytes()), ("b.txt", b"fine\n".as_slice())] {
+        zip.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut zip, data).unwrap();
+    }
+    env.write("data/bundle.zip", zip.finish().unwrap().into_inner());
+    env.write(
+        "data/t.parquet",
+        flat_parquet(&[Some("user:alicex42 here"), None, Some("fine")], 2),
+    );
+    let a = env.redact(&["data", "--out", "clean"]).assert().code(0);
+    assert!(
+        stdout_of(&a).contains("records: 7 in = 7 out + 0 quarantined + 0 dropped (ok)"),
+        "{}",
+        stdout_of(&a)
+    );
+    let out = std::fs::read(env.path("clean/chat.jsonl.gz")).unwrap();
+    assert_eq!(&out[..2], b"\x1f\x8b", "still gzip");
+    assert_eq!(gunzip(&out), "{\"t\":\"key [TOKEN]\"}\n{\"t\":\"fine\"}\n");
+    let z = std::fs::read(env.path("clean/bundle.zip")).unwrap();
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(z)).unwrap();
+    let mut a_txt = String::new();
+    std::io::Read::read_to_string(&mut z.by_name("a.txt").unwrap(), &mut a_txt).unwrap();
+    assert_eq!(a_txt, "key [TOKEN] for user:[USER]\n");
+    assert_eq!(z.len(), 2);
+    // Rescanning everything finds nothing; redacting again changes nothing.
+    env.scan(&["--rules", "rules/user.toml", "clean"])
+        .assert()
+        .code(0);
+    env.redact(&["clean", "--out", "again"]).assert().code(0);
+    for f in ["chat.jsonl.gz", "bundle.zip", "t.parquet"] {
+        assert_eq!(
+            std::fs::read(env.path(&format!("clean/{f}"))).unwrap(),
+            std::fs::read(env.path(&format!("again/{f}"))).unwrap(),
+            "{f}"
+        );
+    }
+    // drop-record in Parquet removes the row.
+    let a = env
+        .redact(&[
+            "data/t.parquet",
+            "-o",
+            "dropped.parquet",
+            "--operator",
+            "drop-record",
+        ])
+        .assert()
+        .code(0);
+    assert!(stdout_of(&a).contains("records: 3 in = 2 out + 0 quarantined + 1 dropped (ok)"));
+    let json = env
+        .scan(&["--format", "json", "dropped.parquet"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let doc: Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(doc["findings"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn quarantine_moves_archives_and_compressed_files_whole() {
+    let env = Env::new();
+    env.write(
+        "data/chat.jsonl.gz",
+        gzip(b"{\"t\":\"tok_abcdefgh12345678\"}\n"),
+    );
+    env.write("data/ok.jsonl.gz", gzip(b"{\"t\":\"fine\"}\n"));
+    let a = env
+        .quarantine(&["data", "--to", "q", "--split", "--out", "clean"])
+        .assert()
+        .code(0);
+    assert!(stdout_of(&a).contains("records: 2 in = 1 out + 1 quarantined"));
+    assert!(env.exists("q/chat.jsonl.gz") && env.exists("clean/ok.jsonl.gz"));
+    let m: Value = serde_json::from_str(&env.read("q/manifest.json")).unwrap();
+    assert_eq!(m["entries"][0]["kind"], "file");
+    assert_eq!(m["entries"][0]["rules"]["test.token"], 1);
+}

@@ -499,6 +499,265 @@ fn csv_header_values_are_redacted_but_never_dropped() {
     assert_eq!(done.records.dropped, 0);
 }
 
+// ---- containers and Parquet ---------------------------------------------------
+
+fn decompress(fmt: crate::format::Format, bytes: &[u8]) -> Vec<u8> {
+    let mut remaining = u64::MAX;
+    crate::read::decompress::decompress(fmt, bytes, &Default::default(), &mut remaining).unwrap()
+}
+
+#[test]
+fn compressed_streams_come_out_compressed_the_same_way() {
+    use crate::format::Format;
+    let r = redactor(&[]);
+    let clean = "{\"t\":\"fine\"}\n";
+    for (fmt, name) in [
+        (Format::Gzip, "d.jsonl.gz"),
+        (Format::Zstd, "d.jsonl.zst"),
+        (Format::Bzip2, "d.jsonl.bz2"),
+        (Format::Xz, "d.jsonl.xz"),
+    ] {
+        let packed = container::compress(fmt, JSONL.as_bytes()).unwrap();
+        let done = r.redact(name, &packed).unwrap();
+        let out = done.output.expect("changed");
+        assert_eq!(
+            crate::format::detect_magic(&out),
+            Some(fmt),
+            "{name} keeps its codec"
+        );
+        let inner = String::from_utf8(decompress(fmt, &out)).unwrap();
+        assert!(
+            inner.contains("[TOKEN]") && inner.contains("[EMAIL]"),
+            "{inner}"
+        );
+        assert_eq!(inner.lines().next(), JSONL.lines().next());
+        assert_eq!(done.records.input, 3, "records of the data inside");
+        assert!(done.findings.iter().all(|f| &*f.path == name));
+        // Nothing to redact: the compressed bytes are passed through untouched.
+        let packed = container::compress(fmt, clean.as_bytes()).unwrap();
+        assert!(r.redact(name, &packed).unwrap().output.is_none());
+        // And the output redacts to itself.
+        let again = r.redact(name, &out).unwrap();
+        assert!(again.output.is_none() && again.findings.is_empty());
+    }
+}
+
+fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+    use zip::write::SimpleFileOptions;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    w.add_directory("docs/", SimpleFileOptions::default())
+        .unwrap();
+    for (name, data) in members {
+        w.start_file(*name, SimpleFileOptions::default()).unwrap();
+        std::io::Write::write_all(&mut w, data).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+fn zip_members(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    (0..z.len())
+        .map(|i| {
+            let mut f = z.by_index(i).unwrap();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut f, &mut data).unwrap();
+            (f.name().unwrap().to_string(), data)
+        })
+        .collect()
+}
+
+#[test]
+fn zip_archives_are_rebuilt_with_sanitised_members() {
+    let r = redactor(&[]);
+    let gz = container::compress(crate::format::Format::Gzip, DOC.as_bytes()).unwrap();
+    let zip = zip_of(&[
+        ("docs/a.txt", DOC.as_bytes()),
+        ("docs/clean.txt", b"nothing\n"),
+        ("chat.jsonl", JSONL.as_bytes()),
+        ("nested/notes.txt.gz", &gz),
+    ]);
+    let done = r.redact("bundle.zip", &zip).unwrap();
+    let out = done.output.expect("changed");
+    let members = zip_members(&out);
+    let names: Vec<&str> = members.iter().map(|m| m.0.as_str()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "docs/",
+            "docs/a.txt",
+            "docs/clean.txt",
+            "chat.jsonl",
+            "nested/notes.txt.gz"
+        ]
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&members[1].1),
+        "key [TOKEN] for [EMAIL]\ncard [CARD] from [IPV4]\n"
+    );
+    assert_eq!(members[2].1, b"nothing\n");
+    assert!(String::from_utf8_lossy(&members[3].1).contains("[TOKEN]"));
+    let inner = decompress(crate::format::Format::Gzip, &members[4].1);
+    assert!(String::from_utf8_lossy(&inner).starts_with("key [TOKEN]"));
+    assert!(done
+        .findings
+        .iter()
+        .any(|f| &*f.path == "bundle.zip!chat.jsonl"));
+    assert_eq!(done.records.input, 1 + 1 + 3 + 1);
+    assert!(r.redact("bundle.zip", &out).unwrap().output.is_none());
+    let clean = zip_of(&[("x.txt", b"fine")]);
+    assert!(r.redact("c.zip", &clean).unwrap().output.is_none());
+}
+
+#[test]
+fn tar_archives_are_rebuilt_with_sanitised_members() {
+    let r = redactor(&[]);
+    let mut b = tar::Builder::new(Vec::new());
+    let long = format!("{}/deep.txt", "d".repeat(120));
+    for (name, data) in [
+        ("a.txt", DOC.as_bytes()),
+        ("b.txt", b"fine\n".as_slice()),
+        (long.as_str(), DOC.as_bytes()),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o640);
+        h.set_mtime(1_700_000_000);
+        b.append_data(&mut h, name, data).unwrap();
+    }
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    h.set_mode(0o777);
+    b.append_link(&mut h, "link.txt", "a.txt").unwrap();
+    let tar_bytes = b.into_inner().unwrap();
+    let done = r.redact("t.tar", &tar_bytes).unwrap();
+    let out = done.output.expect("changed");
+    let mut ar = tar::Archive::new(&out[..]);
+    let mut seen = Vec::new();
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().display().to_string();
+        let mode = e.header().mode().unwrap();
+        let link = e.link_name().unwrap().map(|l| l.display().to_string());
+        let mut data = String::new();
+        std::io::Read::read_to_string(&mut e, &mut data).unwrap();
+        seen.push((name, mode, link, data));
+    }
+    assert_eq!(seen.len(), 4);
+    assert_eq!(seen[0].0, "a.txt");
+    assert_eq!(seen[0].1, 0o640, "header kept");
+    assert!(seen[0].3.starts_with("key [TOKEN]"));
+    assert_eq!(seen[1].3, "fine\n");
+    assert_eq!(seen[2].0, long, "long names survive");
+    assert!(seen[2].3.starts_with("key [TOKEN]"));
+    assert_eq!(seen[3].2.as_deref(), Some("a.txt"));
+    // A .tar.gz: both layers.
+    let tgz = container::compress(crate::format::Format::Gzip, &tar_bytes).unwrap();
+    let done = r.redact("t.tgz", &tgz).unwrap();
+    let out = decompress(crate::format::Format::Gzip, &done.output.unwrap());
+    assert!(r.redact("t.tar", &out).unwrap().output.is_none());
+}
+
+fn parquet_rows(bytes: &[u8]) -> Vec<String> {
+    use ::parquet::file::reader::{FileReader, SerializedFileReader};
+    let reader = SerializedFileReader::new(bytes::Bytes::copy_from_slice(bytes)).unwrap();
+    reader
+        .get_row_iter(None)
+        .unwrap()
+        .map(|r| r.unwrap().to_string())
+        .collect()
+}
+
+fn parquet_input() -> Vec<u8> {
+    use crate::format::parquet::testutil::{write, Row};
+    write(
+        &[
+            Row {
+                id: 0,
+                text: Some("nothing here"),
+                messages: vec![],
+            },
+            Row {
+                id: 1,
+                text: None,
+                messages: vec![("user", "hi"), ("assistant", "key tok_abcdefgh12345678 ok")],
+            },
+            Row {
+                id: 2,
+                text: Some("mail jane.roe@corp-mail.net"),
+                messages: vec![("user", "tok_abcdefgh12345678")],
+            },
+            Row {
+                id: 3,
+                text: Some("bye"),
+                messages: vec![("user", "a"), ("tool", "b")],
+            },
+        ],
+        3,
+    )
+}
+
+#[test]
+fn parquet_is_rewritten_with_the_same_schema_and_row_groups() {
+    use ::parquet::file::reader::{FileReader, SerializedFileReader};
+    let r = redactor(&[]);
+    let input = parquet_input();
+    let done = r.redact("t.parquet", &input).unwrap();
+    let out = done.output.expect("changed");
+    let before = parquet_rows(&input);
+    let after = parquet_rows(&out);
+    assert_eq!(after.len(), 4);
+    assert_eq!(after[0], before[0]);
+    assert_eq!(after[3], before[3]);
+    assert!(
+        after[1].contains("\"key [TOKEN] ok\"") && after[1].contains("\"hi\""),
+        "{}",
+        after[1]
+    );
+    assert!(
+        after[2].contains("\"mail [EMAIL]\"") && after[2].contains("\"[TOKEN]\""),
+        "{}",
+        after[2]
+    );
+    let meta = |b: &[u8]| {
+        let reader = SerializedFileReader::new(bytes::Bytes::copy_from_slice(b)).unwrap();
+        let m = reader.metadata().clone();
+        (
+            m.file_metadata().schema_descr().root_schema().clone(),
+            m.row_groups()
+                .iter()
+                .map(|g| g.num_rows())
+                .collect::<Vec<_>>(),
+            m.row_group(0).column(1).compression(),
+        )
+    };
+    assert_eq!(meta(&out), meta(&input));
+    assert_eq!(done.records.input, 4);
+    let (left, rows) = r.findings("t.parquet", &out).unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(rows, 4);
+    assert!(r.redact("t.parquet", &out).unwrap().output.is_none());
+}
+
+#[test]
+fn parquet_drop_record_removes_rows_from_every_column() {
+    let r = redactor(&["drop-record", "pii=mask"]);
+    let input = parquet_input();
+    let done = r.redact("t.parquet", &input).unwrap();
+    assert_eq!(
+        done.records,
+        RecordCounts {
+            input: 4,
+            output: 2,
+            quarantined: 0,
+            dropped: 2
+        }
+    );
+    let after = parquet_rows(&done.output.unwrap());
+    let before = parquet_rows(&input);
+    assert_eq!(after, vec![before[0].clone(), before[3].clone()]);
+}
+
 // ---- property tests: random documents with planted values --------------------
 
 fn planted() -> impl Strategy<Value = String> {
