@@ -3,7 +3,10 @@
 //! A [`Redactor`] scans one input with the same functions as `scan`, merges
 //! overlapping findings ([`merge_hits`]), picks an [`Operator`] per finding from an
 //! [`OperatorPlan`] and replaces each value: in plain text and code the exact byte
-//! span; in record formats the decoded field value, re-encoded. Before returning,
+//! span; in JSON and CSV the decoded field value, re-encoded; inside compressed
+//! streams and archives, member by member, compressed or archived again the same
+//! way; in Parquet the string values, in a file with the same schema and row
+//! groups. Before returning,
 //! it scans its own output again: anything still found at or above the threshold
 //! (a synthetic value a rule likes, a value that a replacement completed) is
 //! replaced by a placeholder, so the output never holds a finding and redacting it

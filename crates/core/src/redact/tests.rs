@@ -424,6 +424,17 @@ fn jsonl_values_are_replaced_in_decoded_strings_and_re_encoded() {
 }
 
 #[test]
+fn values_hidden_by_json_escapes_are_found_and_replaced_exactly() {
+    let r = redactor(&[]);
+    let input = "{\"msg\": \"write to\\njane.roe@corp-mail.net\\tor \\u0074ok_abcdefgh12345678\", \"k\": 1}\n";
+    let (out, _) = redacted(&r, "e.jsonl", input);
+    assert_eq!(
+        out,
+        "{\"msg\": \"write to\\n[EMAIL]\\tor [TOKEN]\", \"k\": 1}\n"
+    );
+}
+
+#[test]
 fn jsonl_drop_record_removes_whole_records() {
     let r = redactor(&["drop-record", "pii=placeholder"]);
     let (out, done) = redacted(&r, "chat.jsonl", JSONL);
