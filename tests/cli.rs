@@ -1406,3 +1406,32 @@ fn quarantine_moves_archives_and_compressed_files_whole() {
     assert_eq!(m["entries"][0]["kind"], "file");
     assert_eq!(m["entries"][0]["rules"]["test.token"], 1);
 }
+
+#[test]
+fn redact_honours_input_format_and_fields() {
+    let env = Env::new();
+    let jsonl = "{\"text\":\"tok_abcdefgh12345678\",\"meta\":\"tok_zzzzzzzz87654321\"}\n";
+    env.write("dump.log", jsonl);
+    env.redact(&["dump.log", "-o", "all.log", "--input-format", "jsonl"])
+        .assert()
+        .code(0);
+    assert_eq!(
+        env.read("all.log"),
+        "{\"text\":\"[TOKEN]\",\"meta\":\"[TOKEN]\"}\n"
+    );
+    env.redact(&[
+        "dump.log",
+        "-o",
+        "text-only.log",
+        "--input-format",
+        "jsonl",
+        "--fields",
+        "text",
+    ])
+    .assert()
+    .code(0);
+    assert_eq!(
+        env.read("text-only.log"),
+        "{\"text\":\"[TOKEN]\",\"meta\":\"tok_zzzzzzzz87654321\"}\n"
+    );
+}

@@ -50,6 +50,24 @@ pub(crate) struct InputArgs {
     /// Inputs larger than this many bytes are scanned in parallel chunks.
     #[arg(long, default_value_t = 8 << 20, value_name = "BYTES")]
     chunk_size: usize,
+    /// Read inputs as this format instead of detecting it (as for `scan`).
+    #[arg(long, value_name = "FORMAT", value_parser = super::parse_format)]
+    input_format: Option<datasieve::format::Format>,
+    /// Act only on these fields of record formats (as for `scan`).
+    #[arg(long, value_name = "LIST", value_parser = super::parse_fields)]
+    fields: Option<datasieve::format::FieldFilter>,
+    /// Most bytes compressed streams and archive members of one input may expand to.
+    #[arg(long, value_name = "SIZE", default_value = "4GiB", value_parser = datasieve::read::parse_size)]
+    max_decompressed_size: u64,
+    /// Most bytes one compressed stream or archive member may expand to.
+    #[arg(long, value_name = "SIZE", default_value = "4GiB", value_parser = datasieve::read::parse_size)]
+    max_member_size: u64,
+    /// Largest decompressed/compressed ratio of a stream or member (bomb guard).
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    max_ratio: u64,
+    /// Deepest nesting of archives inside archives.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    max_archive_depth: usize,
     /// Exit with 1 when anything was redacted or quarantined (for CI gates).
     #[arg(long)]
     fail_on_findings: bool,
@@ -82,7 +100,15 @@ impl InputArgs {
                 datasieve::read::DEFAULT_MMAP_THRESHOLD
             },
             chunk_size: self.chunk_size.max(1),
-            ..ScanOptions::default()
+            input_format: self.input_format,
+            fields: self.fields.clone(),
+            limits: datasieve::read::Limits {
+                max_member_size: self.max_member_size,
+                max_total_size: self.max_decompressed_size,
+                max_ratio: self.max_ratio,
+                max_archive_depth: self.max_archive_depth,
+            },
+            stats: false,
         }
     }
 
