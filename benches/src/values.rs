@@ -989,7 +989,7 @@ pub static DECOYS: &[Kind] = &[
             format!(
                 "{}-{:02}-{:04}",
                 r.pick(&["000", "666", "900", "987"]),
-                r.range(1, 99),
+                r.range(1, 49),
                 r.range(1, 9999)
             )
         },

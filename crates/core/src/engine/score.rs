@@ -34,10 +34,30 @@ impl Context {
     pub(super) fn found_near(&self, hay: &[u8], span: Range<usize>) -> bool {
         let before = span.start.saturating_sub(self.window)..span.start;
         let after = span.end..(span.end + self.window).min(hay.len());
-        let look_before = self.side != ContextSide::After;
-        let look_after = self.side != ContextSide::Before;
-        (look_before && self.words.is_match(&hay[before]))
-            || (look_after && self.words.is_match(&hay[after]))
+        // A context word must start a word: "tel" in "hotel" is not context.
+        let words_in = |r: Range<usize>| {
+            let base = r.start;
+            self.words
+                .find_iter(&hay[r])
+                .filter(move |m| {
+                    let at = base + m.start();
+                    at == 0
+                        || !hay[at].is_ascii_alphanumeric()
+                        || !hay[at - 1].is_ascii_alphanumeric()
+                })
+                .map(move |m| (base + m.start(), base + m.end()))
+        };
+        match self.side {
+            ContextSide::Both => {
+                words_in(before).next().is_some() || words_in(after).next().is_some()
+            }
+            ContextSide::After => words_in(after).next().is_some(),
+            // The word must introduce *this* value: no digit between them (in
+            // "phone: 555 0100 order #12345" the word belongs to the first number).
+            ContextSide::Before => words_in(before)
+                .last()
+                .is_some_and(|(_, end)| !hay[end..span.start].iter().any(u8::is_ascii_digit)),
+        }
     }
 }
 
@@ -201,6 +221,22 @@ mod tests {
         // 555-01XX numbers are fictional, but the catalog uses them as examples of
         // real-looking phone numbers: not reserved here.
         assert!(reserved_reason(b"(212) 555-0142").is_none());
+    }
+
+    #[test]
+    fn context_words_start_words_and_before_means_adjacent() {
+        let spec = |side: &str| -> ContextSpec {
+            toml::from_str(&format!("words = [\"tel \", \"ssn\"]\nside = \"{side}\"")).unwrap()
+        };
+        let both = Context::new(&spec("both"));
+        let hay = b"hotel room 555123456";
+        assert!(!both.found_near(hay, 11..20));
+        let hay = b"tel 555123456";
+        assert!(both.found_near(hay, 4..13));
+        let before = Context::new(&spec("before"));
+        let hay = b"SSN 123-45-6789, order 987654321";
+        assert!(!before.found_near(hay, 23..32));
+        assert!(before.found_near(b"SSN: 987654321", 5..14));
     }
 
     #[test]

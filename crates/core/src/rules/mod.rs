@@ -190,7 +190,8 @@ pub enum ContextSide {
     /// Before and after.
     #[default]
     Both,
-    /// Only before ("SSN: 123456789").
+    /// Only before, with no digit between the word and the value
+    /// ("SSN: 123456789", not "SSN 123-45-6789, order 987654321").
     Before,
     /// Only after.
     After,
