@@ -233,11 +233,11 @@ fn fake_nanp_phone(value: &[u8], digits: usize, rng: &mut Rng) -> Vec<u8> {
 
 /// Random digits, separators kept; a leading zero stays a zero and a leading
 /// non-zero digit stays non-zero. After the first attempt the digits count up
-/// from a random digit (`456-78-9012`), which the placeholder filter knows as
-/// sequential.
+/// from the first digit of the value (`+1 234-567-8901`, `456-78-9012`), which
+/// the placeholder filter knows as sequential.
 fn fake_digits(value: &[u8], attempt: u32, rng: &mut Rng) -> Vec<u8> {
     if attempt > 0 {
-        let mut d = 1 + rng.below(9) as u8;
+        let mut d = first_digit(value).map_or(1, |b| b - b'0');
         return value
             .iter()
             .map(|&b| {
@@ -448,6 +448,8 @@ mod tests {
         assert!(d.starts_with('1') && &d[4..9] == "55501", "{f}");
         assert!(f.starts_with("+1 (") && f.contains(") ") && f.contains('-'));
         // When the rules still find it, the digits count up instead.
+        let f = s(fake(2, "PHONE", b"+1 (415) 867-5309", 1));
+        assert_eq!(f, "+1 (234) 567-8901");
         let f = s(fake(2, "PHONE", b"(415) 867-5309", 1));
         assert_eq!(
             placeholder_reason(f.as_bytes()),
