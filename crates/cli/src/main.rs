@@ -15,6 +15,8 @@ use datasieve::rules::RuleSet;
 use datasieve::scan::{scan_inputs, FileStatus, ScanOptions};
 use datasieve::source::{collect_inputs, WalkOptions};
 
+mod act;
+
 /// Exit codes, as documented in the README.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Exit {
@@ -43,6 +45,12 @@ enum Command {
     Scan(ScanArgs),
     /// List the loaded rules, or check their examples (`rules check`).
     Rules(RulesArgs),
+    /// Write sanitised copies: replace what is found (placeholder, mask, hash,
+    /// synthetic, drop-record), same format out.
+    Redact(act::RedactArgs),
+    /// Move, copy or split off what carries findings into a quarantine folder with
+    /// a manifest; `--restore QDIR` puts moved files back.
+    Quarantine(act::QuarantineArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -194,6 +202,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan(args) => run_scan(args),
         Command::Rules(args) => run_rules(args),
+        Command::Redact(args) => act::run_redact(args),
+        Command::Quarantine(args) => act::run_quarantine(args),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

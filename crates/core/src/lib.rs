@@ -21,12 +21,15 @@
 pub mod engine;
 pub mod finding;
 pub mod format;
+pub mod quarantine;
 pub mod read;
+pub mod redact;
 pub mod report;
 pub mod rules;
 pub mod scan;
 pub mod source;
 pub mod validate;
+pub mod write;
 
 pub use engine::{Match, ScanConfig, Scanner};
 pub use finding::Finding;

@@ -29,7 +29,7 @@ mod anchor;
 mod keywords;
 mod score;
 
-pub use score::placeholder_reason;
+pub use score::{placeholder_reason, reserved_reason};
 
 /// Longest window a rule may ask for around a candidate, whatever its regex says.
 const MAX_WINDOW: usize = 64 * 1024;
@@ -315,6 +315,17 @@ impl Scanner {
             .unwrap_or(0)
     }
 
+    /// The confidence a context word adds to a match of rule `idx` (0 when the
+    /// rule has no context words): a value scanned on its own may score this much
+    /// higher where it has context.
+    pub fn context_boost(&self, idx: usize) -> f32 {
+        self.inner
+            .rules
+            .get(idx)
+            .and_then(|r| r.context.as_ref())
+            .map_or(0.0, |c| c.boost)
+    }
+
     /// Scans a whole haystack; matches are sorted by offset.
     pub fn scan(&self, hay: &[u8], config: &ScanConfig) -> Vec<Match> {
         let mut out = Vec::new();
@@ -566,6 +577,9 @@ fn evaluate(hay: &[u8], rule: &CompiledRule, m: &mut Match, config: &ScanConfig)
         m.dropped = true;
         m.reason = Some(why);
     };
+    if let Some(why) = reserved_reason(value) {
+        return drop(m, why);
+    }
     if rule.placeholder_filter {
         if let Some(why) = placeholder_reason(value) {
             m.confidence = (m.confidence * 0.25).min(0.3);

@@ -139,6 +139,9 @@ pub fn placeholder_reason(value: &[u8]) -> Option<&'static str> {
             return Some("well-known test value");
         }
     }
+    if repeated_pattern(&body) {
+        return Some("placeholder value (repeated pattern)");
+    }
     if PLACEHOLDER_MARKS
         .iter()
         .any(|m| memchr::memmem::find(&lower, m.as_bytes()).is_some())
@@ -148,9 +151,77 @@ pub fn placeholder_reason(value: &[u8]) -> Option<&'static str> {
     None
 }
 
+/// True when a block of at most 4 characters repeats over at least 16 characters
+/// and two thirds of `body` (`abcdabcdabcd...`): no random secret looks like that.
+fn repeated_pattern(body: &[u8]) -> bool {
+    (2..=4).any(|p| {
+        let mut best = 0;
+        let mut run = 0;
+        for i in p..body.len() {
+            if body[i] == body[i - p] {
+                run += 1;
+                best = best.max(run + p);
+            } else {
+                run = 0;
+            }
+        }
+        best >= 16 && best * 3 >= body.len() * 2
+    })
+}
+
+/// Domains reserved for documentation (RFC 2606, RFC 6761): nobody's mailbox.
+const RESERVED_DOMAINS: &[&str] = &["example.com", "example.net", "example.org"];
+const RESERVED_TLDS: &[&str] = &["example", "test", "invalid", "localhost"];
+
+/// Why `value` is reserved for documentation by a standard and so cannot be
+/// anybody's data: an email address at `example.com`/`.net`/`.org` or a reserved
+/// TLD, an IPv4 address in 192.0.2.0/24, 198.51.100.0/24 or 203.0.113.0/24 (RFC 5737),
+/// or an IPv6 address in 2001:db8::/32 (RFC 3849). Unlike
+/// [`placeholder_reason`] this holds for every rule: such values are exact, not
+/// guesses, and they are what synthetic redaction writes.
+pub fn reserved_reason(value: &[u8]) -> Option<&'static str> {
+    let text = std::str::from_utf8(value).ok()?;
+    if let Some((_, domain)) = text.rsplit_once('@') {
+        let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+        let tld = domain.rsplit('.').next().unwrap_or("");
+        let reserved = RESERVED_DOMAINS
+            .iter()
+            .any(|d| domain == *d || domain.ends_with(&format!(".{d}")))
+            || (domain.contains('.') && RESERVED_TLDS.contains(&tld));
+        return reserved.then_some("reserved documentation domain (RFC 2606)");
+    }
+    if let Ok(ip) = text.parse::<std::net::Ipv4Addr>() {
+        let o = ip.octets();
+        let doc = matches!(o[..3], [192, 0, 2] | [198, 51, 100] | [203, 0, 113]);
+        return doc.then_some("documentation address (RFC 5737)");
+    }
+    if let Ok(ip) = text.parse::<std::net::Ipv6Addr>() {
+        let doc = ip.segments()[..2] == [0x2001, 0x0db8];
+        return doc.then_some("documentation address (RFC 3849)");
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reserved_values() {
+        assert!(reserved_reason(b"user12@example.com").is_some());
+        assert!(reserved_reason(b"a@mail.example.org").is_some());
+        assert!(reserved_reason(b"a@host.test").is_some());
+        assert!(reserved_reason(b"a@example-shop.co.uk").is_none());
+        assert!(reserved_reason(b"a@notexample.com").is_none());
+        assert!(reserved_reason(b"203.0.113.7").is_some());
+        assert!(reserved_reason(b"198.51.100.255").is_some());
+        assert!(reserved_reason(b"8.8.8.8").is_none());
+        assert!(reserved_reason(b"2001:db8::1").is_some());
+        assert!(reserved_reason(b"2001:4860::8888").is_none());
+        // 555-01XX numbers are fictional, but the catalog uses them as examples of
+        // real-looking phone numbers: not reserved here.
+        assert!(reserved_reason(b"(212) 555-0142").is_none());
+    }
 
     #[test]
     fn context_words_start_words_and_before_means_adjacent() {
@@ -177,5 +248,8 @@ mod tests {
         assert!(placeholder_reason(b"4111 1111 1111 1111").is_some());
         assert!(placeholder_reason(b"ghp_R4nd0mB0dyOfThirtyCharsxxQwErT0abcd").is_none());
         assert!(placeholder_reason(b"4556 7375 8689 9855").is_none());
+        assert!(placeholder_reason(b"dop_v1_3fa93fa93fa93fa93fa93fa93fa93fa9").is_some());
+        assert!(placeholder_reason(b"3fa93fa9-3fa9-3fa9-3fa9-3fa93fa93fa9").is_some());
+        assert!(placeholder_reason(b"dop_v1_62d086d01a87b8fdd87552271fe13d9f").is_none());
     }
 }

@@ -179,6 +179,29 @@ regex = '{{lb}}(?P<value>[0-9]{6})\b'
     assert_eq!(values, vec![&b"183456"[..], &b"654721"[..]]);
 }
 
+#[test]
+fn reserved_documentation_values_are_dropped_whatever_the_rule() {
+    // pii.email sets placeholder_filter = false, yet example.com is nobody's mailbox.
+    let s = Scanner::new(&RuleSet::builtin().unwrap()).unwrap();
+    let hay = b"write to user42@example.com or jane.roe@corp-mail.net";
+    let found = s.scan(hay, &ScanConfig::default());
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        &hay[found[0].start..found[0].end],
+        b"jane.roe@corp-mail.net"
+    );
+    let explained = s.scan(
+        hay,
+        &ScanConfig {
+            explain: true,
+            min_confidence: 0.5,
+        },
+    );
+    assert_eq!(explained.len(), 2);
+    assert!(explained[0].dropped);
+    assert!(explained[0].reason.unwrap().contains("RFC 2606"));
+}
+
 struct NameDetector;
 
 impl Detector for NameDetector {
