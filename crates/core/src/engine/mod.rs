@@ -456,6 +456,18 @@ impl Scanner {
                 ..RuleStats::default()
             };
             for w in &windows {
+                // A rule whose context is required drops every candidate without a
+                // context word nearby: skip windows with none in reach (unless the
+                // dropped candidates are wanted for --explain).
+                if let Some(ctx) = rule
+                    .context
+                    .as_ref()
+                    .filter(|c| c.required && !config.explain)
+                {
+                    if !ctx.any_in_reach(hay, w.run.clone()) {
+                        continue;
+                    }
+                }
                 confirm_window(hay, r, rule, w, config, scratch, out, &mut counts);
             }
             scratch.windows[r] = windows;

@@ -31,6 +31,14 @@ impl Context {
     }
 
     /// True when a context word occurs within the window before or after `span`.
+    /// True when a context word occurs anywhere within the window of `region`: a
+    /// cheap necessary condition for [`Context::found_near`] on any span inside it.
+    pub(super) fn any_in_reach(&self, hay: &[u8], region: Range<usize>) -> bool {
+        let reach =
+            region.start.saturating_sub(self.window)..(region.end + self.window).min(hay.len());
+        self.words.is_match(&hay[reach])
+    }
+
     pub(super) fn found_near(&self, hay: &[u8], span: Range<usize>) -> bool {
         let before = span.start.saturating_sub(self.window)..span.start;
         let after = span.end..(span.end + self.window).min(hay.len());

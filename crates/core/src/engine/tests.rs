@@ -258,3 +258,23 @@ context = { words = ["tel", "ssn="], required = true }
     assert_eq!(s.scan(b"ssn=654721", &ScanConfig::default()).len(), 1);
     assert!(s.scan(b"ref 654721", &ScanConfig::default()).is_empty());
 }
+
+#[test]
+fn anchored_rules_have_small_windows() {
+    // Rules found by byte anchors (digits, `@`, hex separators) meet candidates
+    // everywhere; a large window makes neighbouring windows merge and the regex
+    // run over most of the text. Bound them (a bounded regex or `max_len`).
+    let set = RuleSet::builtin().unwrap();
+    let mut wide = Vec::new();
+    for r in set.rules() {
+        let (_, _, max_len) = compile_rule_regex(&r.rule).unwrap();
+        if r.rule.anchor.is_some() && max_len > 256 {
+            wide.push(format!("{} ({max_len})", r.rule.id));
+        }
+    }
+    assert!(
+        wide.is_empty(),
+        "anchored rules with windows over 256 bytes: {}",
+        wide.join(", ")
+    );
+}
