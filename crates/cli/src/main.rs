@@ -313,7 +313,10 @@ fn run_scan(args: ScanArgs) -> Result<Exit> {
         anyhow::bail!("--threads must be at least 1");
     }
     let set = load_rules(&args.rules)?;
-    let scanner = Scanner::new(&set).context("compiling the rules")?;
+    let pool = build_pool(args.threads)?;
+    let scanner = pool
+        .install(|| Scanner::new(&set))
+        .context("compiling the rules")?;
     let (inputs, walk_errors) = collect_inputs(
         &args.paths,
         &WalkOptions {
@@ -374,7 +377,6 @@ fn run_scan(args: ScanArgs) -> Result<Exit> {
         }
     };
 
-    let pool = build_pool(args.threads)?;
     let mut report = pool.install(|| scan_inputs(&inputs, &scanner, &opts, &progress));
     if let Some(bar) = &bar {
         bar.finish_and_clear();

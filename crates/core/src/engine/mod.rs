@@ -16,7 +16,7 @@
 //! ```
 
 use std::ops::Range;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use regex_automata::meta;
 use regex_automata::util::captures::Captures;
@@ -71,52 +71,91 @@ pub fn expand_macros(regex: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// Compiles a rule's regex the way the engine runs it (bytes, ASCII unless the rule
-/// asks for Unicode). Returns the regex, the index of the `value` group, and the
-/// longest match in bytes.
-pub(crate) fn compile_rule_regex(
-    rule: &Rule,
-) -> Result<(meta::Regex, Option<usize>, usize), String> {
-    let syntax = regex_automata::util::syntax::Config::new()
-        .unicode(rule.unicode)
-        .utf8(false);
+/// Checks a rule's regex without compiling it (cheap: parsing only): syntax, and
+/// that it cannot match the empty string. Returns the longest match in bytes (the
+/// regex's bound, else the rule's `max_len`, else a default), clamped to the window
+/// limit.
+pub(crate) fn check_rule_regex(rule: &Rule) -> Result<usize, String> {
     let pattern = expand_macros(&rule.regex);
-    let regex = meta::Regex::builder()
-        .syntax(syntax)
-        .configure(meta::Config::new().utf8_empty(false))
-        .build(&pattern)
-        .map_err(|e| format!("invalid regex: {e}"))?;
-    let value_group = regex
-        .group_info()
-        .to_index(regex_automata::PatternID::ZERO, "value");
     let hir = regex_syntax::ParserBuilder::new()
         .unicode(rule.unicode)
         .utf8(false)
         .build()
         .parse(&pattern)
         .map_err(|e| format!("invalid regex: {e}"))?;
-    let bound = hir.properties().maximum_len();
-    let max_len = match (bound, rule.max_len) {
+    if hir.properties().minimum_len() == Some(0) {
+        return Err("regex matches the empty string".into());
+    }
+    let max_len = match (hir.properties().maximum_len(), rule.max_len) {
         (_, Some(m)) => m,
         (Some(b), None) => b,
         (None, None) => DEFAULT_MAX_LEN,
-    }
-    .clamp(1, MAX_WINDOW);
-    if regex.is_match(Input::new("")) {
-        return Err("regex matches the empty string".into());
-    }
+    };
+    Ok(max_len.clamp(1, MAX_WINDOW))
+}
+
+/// Compiles a rule's regex the way the engine runs it (bytes, ASCII unless the rule
+/// asks for Unicode). Returns the regex, the index of the `value` group, and the
+/// longest match in bytes.
+pub(crate) fn compile_rule_regex(
+    rule: &Rule,
+) -> Result<(meta::Regex, Option<usize>, usize), String> {
+    let max_len = check_rule_regex(rule)?;
+    let syntax = regex_automata::util::syntax::Config::new()
+        .unicode(rule.unicode)
+        .utf8(false);
+    let regex = meta::Regex::builder()
+        .syntax(syntax)
+        .configure(meta::Config::new().utf8_empty(false))
+        .build(&expand_macros(&rule.regex))
+        .map_err(|e| format!("invalid regex: {e}"))?;
+    let value_group = regex
+        .group_info()
+        .to_index(regex_automata::PatternID::ZERO, "value");
     Ok((regex, value_group, max_len))
 }
 
 struct CompiledRule {
     info: Arc<RuleInfo>,
-    regex: meta::Regex,
-    value_group: Option<usize>,
+    /// The rule as loaded, for compiling its regex on first use.
+    source: Rule,
+    /// The regex and the index of its `value` group. Built-in rules compile on first
+    /// use (most rules never fire on a small input, and compiling all of them is
+    /// most of the start-up time); user rules compile up front so that an error
+    /// names the rule before the scan starts.
+    regex: OnceLock<(meta::Regex, Option<usize>)>,
     max_len: usize,
     validators: Vec<Validator>,
     context: Option<score::Context>,
     confidence: f32,
     placeholder_filter: bool,
+    /// Rules (indices) whose kept findings drop an overlapping finding of this one.
+    yields_to: Vec<usize>,
+    /// Some rule yields to this one.
+    yielded_to: bool,
+}
+
+impl CompiledRule {
+    /// Compiles the regex now if it is not yet, reporting a failure.
+    fn try_compile(&self) -> Result<(), String> {
+        if self.regex.get().is_none() {
+            let (re, group, _) = compile_rule_regex(&self.source)?;
+            let _ = self.regex.set((re, group));
+        }
+        Ok(())
+    }
+
+    /// The regex and its `value` group, compiled on first use.
+    fn regex(&self) -> &(meta::Regex, Option<usize>) {
+        self.regex.get_or_init(|| {
+            let (re, group, _) = compile_rule_regex(&self.source).unwrap_or_else(|e| {
+                // Built-in rules are compiled by the tests (`rules check`): a failure
+                // here is a bug in the catalog, not in the input.
+                panic!("built-in rule {} does not compile: {e}", self.info.id)
+            });
+            (re, group)
+        })
+    }
 }
 
 /// Options of one scan.
@@ -227,13 +266,35 @@ impl Scanner {
         let mut rules = Vec::with_capacity(set.len());
         let mut keyword_specs = Vec::new();
         let mut anchors = anchor::AnchorRules::default();
-        for (idx, loaded) in set.rules().iter().enumerate() {
+        // Regexes of user rules compile up front (spread over the threads of the
+        // current rayon pool); built-in ones on first use.
+        let eager: Vec<Option<(meta::Regex, Option<usize>)>> = {
+            use rayon::prelude::*;
+            set.rules()
+                .par_iter()
+                .map(|loaded| {
+                    if loaded.builtin {
+                        return Ok(None);
+                    }
+                    compile_rule_regex(&loaded.rule)
+                        .map(|(re, group, _)| Some((re, group)))
+                        .map_err(|message| EngineError::Rule {
+                            id: loaded.rule.id.clone(),
+                            message,
+                        })
+                })
+                .collect::<Result<_, _>>()?
+        };
+        for ((idx, loaded), eager) in set.rules().iter().enumerate().zip(eager) {
             let rule = &loaded.rule;
-            let (regex, value_group, max_len) =
-                compile_rule_regex(rule).map_err(|message| EngineError::Rule {
-                    id: rule.id.clone(),
-                    message,
-                })?;
+            let max_len = check_rule_regex(rule).map_err(|message| EngineError::Rule {
+                id: rule.id.clone(),
+                message,
+            })?;
+            let regex = OnceLock::new();
+            if let Some(compiled) = eager {
+                let _ = regex.set(compiled);
+            }
             for kw in &rule.keywords {
                 keyword_specs.push(keywords::KeywordSpec {
                     rule: idx as u32,
@@ -252,14 +313,27 @@ impl Scanner {
                     label: rule.label(),
                     generic: rule.generic,
                 }),
+                source: rule.clone(),
                 regex,
-                value_group,
                 max_len,
                 validators: loaded.validators.clone(),
                 context: rule.context.as_ref().map(score::Context::new),
                 confidence: rule.confidence,
                 placeholder_filter: rule.placeholder_filter,
+                yields_to: Vec::new(),
+                yielded_to: false,
             });
+        }
+        for (idx, loaded) in set.rules().iter().enumerate() {
+            rules[idx].yields_to = loaded
+                .rule
+                .yields_to
+                .iter()
+                .filter_map(|id| set.rules().iter().position(|r| &r.rule.id == id))
+                .collect();
+            for w in rules[idx].yields_to.clone() {
+                rules[w].yielded_to = true;
+            }
         }
         let keywords = keywords::Keywords::new(&keyword_specs).map_err(EngineError::Keywords)?;
         Ok(Scanner {
@@ -368,7 +442,7 @@ impl Scanner {
             self.run_detectors(hay, range, config, out);
         }
         let mut new = out.split_off(first);
-        finish(&self.inner.rules, &mut new);
+        finish(&self.inner.rules, &mut new, config);
         out.append(&mut new);
         self.return_scratch(scratch);
     }
@@ -496,8 +570,8 @@ struct Window {
 struct Scratch {
     windows: Vec<Vec<Window>>,
     touched: Vec<usize>,
-    caches: Vec<meta::Cache>,
-    captures: Vec<Captures>,
+    caches: Vec<Option<meta::Cache>>,
+    captures: Vec<Option<Captures>>,
 }
 
 impl Scratch {
@@ -505,8 +579,8 @@ impl Scratch {
         Scratch {
             windows: vec![Vec::new(); rules.len()],
             touched: Vec::new(),
-            caches: rules.iter().map(|r| r.regex.create_cache()).collect(),
-            captures: rules.iter().map(|r| r.regex.create_captures()).collect(),
+            caches: (0..rules.len()).map(|_| None).collect(),
+            captures: (0..rules.len()).map(|_| None).collect(),
         }
     }
 
@@ -546,17 +620,17 @@ fn confirm_window(
     let mut at = w.run.start;
     while at < w.run.end {
         let input = Input::new(hay).range(at..w.run.end);
-        let caps = &mut scratch.captures[r];
-        rule.regex
-            .search_captures_with(&mut scratch.caches[r], &input, caps);
+        let (regex, value_group) = rule.regex();
+        let cache = scratch.caches[r].get_or_insert_with(|| regex.create_cache());
+        let caps = scratch.captures[r].get_or_insert_with(|| regex.create_captures());
+        regex.search_captures_with(cache, &input, caps);
         let Some(m) = caps.get_match() else { break };
         let (ms, me) = (m.start(), m.end());
         at = if me > ms { me } else { me + 1 };
         if ms >= w.candidates.end || me <= w.candidates.start {
             continue;
         }
-        let value = rule
-            .value_group
+        let value = value_group
             .and_then(|g| caps.get_group(g))
             .map_or(ms..me, |s| s.start..s.end);
         if value.is_empty() {
@@ -629,13 +703,15 @@ fn evaluate(hay: &[u8], rule: &CompiledRule, m: &mut Match, config: &ScanConfig)
 /// windows) and suppresses generic matches that overlap a specific one of the same
 /// category. Only a more specific finding of the same kind makes a generic one
 /// redundant: an email match on `pass@host` must not hide the password of
-/// `https://user:pass@host`.
-fn finish(rules: &[CompiledRule], new: &mut Vec<Match>) {
+/// `https://user:pass@host`. A match of a rule that `yields_to` another is dropped
+/// where a kept match of that other rule overlaps it.
+fn finish(rules: &[CompiledRule], new: &mut Vec<Match>, config: &ScanConfig) {
     let generic = |m: &Match| rules.get(m.rule).is_some_and(|r| r.info.generic);
     new.sort_by(|a, b| {
         (a.start, a.end, a.rule, a.dropped).cmp(&(b.start, b.end, b.rule, b.dropped))
     });
     new.dedup_by(|b, a| a.rule == b.rule && a.start == b.start && a.end == b.end);
+    yield_to_stronger(rules, new, config);
     let specific: Vec<(Category, Range<usize>)> = new
         .iter()
         .filter(|m| !m.dropped && !generic(m))
@@ -651,6 +727,47 @@ fn finish(rules: &[CompiledRule], new: &mut Vec<Match>) {
     }
 }
 
+/// Applies `yields_to`: drops (or, with `explain`, marks dropped) a kept match
+/// overlapped by a kept match of a rule it yields to. `new` is sorted by start.
+fn yield_to_stronger(rules: &[CompiledRule], new: &mut Vec<Match>, config: &ScanConfig) {
+    let yields = |m: &Match| rules.get(m.rule).map_or(&[][..], |r| &r.yields_to[..]);
+    if !new.iter().any(|m| !m.dropped && !yields(m).is_empty()) {
+        return;
+    }
+    // Kept matches of rules that others yield to, sorted by start (as `new` is).
+    let winners: Vec<(usize, usize, usize)> = new
+        .iter()
+        .filter(|o| !o.dropped && rules.get(o.rule).is_some_and(|r| r.yielded_to))
+        .map(|o| (o.start, o.end, o.rule))
+        .collect();
+    let mut losers = Vec::new();
+    for (i, m) in new.iter().enumerate() {
+        let wins_over = yields(m);
+        if m.dropped || wins_over.is_empty() {
+            continue;
+        }
+        // Winners that start before m ends; a match is at most MAX_WINDOW long, so
+        // only those starting within that distance before m can reach it.
+        let upto = winners.partition_point(|w| w.0 < m.end);
+        let beaten = winners[..upto]
+            .iter()
+            .rev()
+            .take_while(|w| w.0 + MAX_WINDOW > m.start)
+            .any(|&(s, e, r)| wins_over.contains(&r) && s < m.end && m.start < e);
+        if beaten {
+            losers.push(i);
+        }
+    }
+    for &i in losers.iter().rev() {
+        if config.explain {
+            new[i].dropped = true;
+            new[i].reason = Some("overlaps a finding of a rule it yields to");
+        } else {
+            new.remove(i);
+        }
+    }
+}
+
 /// Runs every rule's examples through a scanner built from the whole set: each
 /// positive example must give a kept finding of its rule, no negative example may,
 /// and each rule needs at least two of each. Returns one message per failure, naming
@@ -661,6 +778,10 @@ pub fn check_examples(set: &RuleSet) -> Result<Vec<String>, EngineError> {
     let mut failures = Vec::new();
     for (idx, loaded) in set.rules().iter().enumerate() {
         let rule = &loaded.rule;
+        if let Err(e) = scanner.inner.rules[idx].try_compile() {
+            failures.push(format!("{} ({}): {e}", rule.id, loaded.source));
+            continue;
+        }
         if rule.examples.len() < 2 || rule.negative_examples.len() < 2 {
             failures.push(format!(
                 "{} ({}): needs at least 2 examples and 2 negative examples",

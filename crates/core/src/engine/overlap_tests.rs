@@ -107,3 +107,64 @@ fn cross_family_inputs_are_reported_once() {
     }
     assert!(offenders.is_empty(), "{}", offenders.join("\n"));
 }
+
+#[test]
+fn a_rule_yields_to_the_rules_it_names() {
+    let mut set = RuleSet::new();
+    set.add_str(
+        "yield.toml",
+        r#"
+[[rule]]
+id = "t.weak"
+name = "ten digits"
+category = "pii"
+severity = "low"
+anchor = { digits = { min = 10 } }
+regex = '\b[0-9]{3} [0-9]{3} [0-9]{4}\b'
+yields_to = ["t.strong", "t.absent"]
+
+[[rule]]
+id = "t.strong"
+name = "ten digits after ref"
+category = "government_id"
+severity = "high"
+keywords = ["ref "]
+regex = 'ref (?P<value>[0-9]{3} [0-9]{3} [0-9]{4})'
+"#,
+    )
+    .unwrap();
+    let scanner = Scanner::new(&set).unwrap();
+    let ids = |hay: &str, config: &ScanConfig| -> Vec<(String, bool)> {
+        scanner
+            .scan(hay.as_bytes(), config)
+            .iter()
+            .map(|m| (scanner.rule(m.rule).id.clone(), m.dropped))
+            .collect()
+    };
+    let config = ScanConfig::default();
+    // where the stronger rule keeps the value, the weaker one is dropped ...
+    assert_eq!(
+        ids("ref 483 016 6134", &config),
+        vec![("t.strong".to_string(), false)]
+    );
+    // ... elsewhere it stands
+    assert_eq!(
+        ids("tel 483 016 6134", &config),
+        vec![("t.weak".to_string(), false)]
+    );
+    // --explain shows why it went
+    let explain = ScanConfig {
+        explain: true,
+        ..ScanConfig::default()
+    };
+    let found = scanner.scan(b"ref 483 016 6134", &explain);
+    let weak = found
+        .iter()
+        .find(|m| scanner.rule(m.rule).id == "t.weak")
+        .expect("weak candidate reported with --explain");
+    assert!(weak.dropped);
+    assert_eq!(
+        weak.reason,
+        Some("overlaps a finding of a rule it yields to")
+    );
+}

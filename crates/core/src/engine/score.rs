@@ -62,11 +62,36 @@ impl Context {
             ContextSide::After => words_in(after).next().is_some(),
             // The word must introduce *this* value: no digit between them (in
             // "phone: 555 0100 order #12345" the word belongs to the first number).
-            ContextSide::Before => words_in(before)
-                .last()
-                .is_some_and(|(_, end)| !hay[end..span.start].iter().any(u8::is_ascii_digit)),
+            // Nor a sentence end: in "older phones. order #898657510" the word is
+            // about something else.
+            ContextSide::Before => words_in(before).last().is_some_and(|(_, end)| {
+                let between = &hay[end..span.start];
+                !between.iter().any(u8::is_ascii_digit) && !ends_sentence(hay, end..span.start)
+            }),
         }
     }
+}
+
+/// True when `hay[range]` holds a sentence end: `!` or `?`, or a `.` after a word
+/// of four or more letters (not an abbreviation such as `no.` or `tel.`), followed
+/// by whitespace. Letters before the range count towards the word.
+fn ends_sentence(hay: &[u8], range: Range<usize>) -> bool {
+    (range.start..range.end).any(|i| {
+        let next_is_space = hay.get(i + 1).is_some_and(u8::is_ascii_whitespace);
+        match hay[i] {
+            b'!' | b'?' => next_is_space,
+            b'.' if next_is_space => {
+                let letters = hay[..i]
+                    .iter()
+                    .rev()
+                    .take_while(|b| b.is_ascii_alphabetic())
+                    .take(4)
+                    .count();
+                letters >= 4
+            }
+            _ => false,
+        }
+    })
 }
 
 /// Well-known test and documentation values that are not anybody's data.
@@ -245,6 +270,14 @@ mod tests {
         let hay = b"SSN 123-45-6789, order 987654321";
         assert!(!before.found_near(hay, 23..32));
         assert!(before.found_near(b"SSN: 987654321", 5..14));
+        // a sentence ends between the word and the value: not its context
+        let hay = b"older ssns. order 987654321";
+        assert!(!before.found_near(hay, 18..27));
+        let hay = b"Your SSN? Order 987654321";
+        assert!(!before.found_near(hay, 16..25));
+        // an abbreviation is not a sentence end
+        let hay = b"SSN no. 987654321";
+        assert!(before.found_near(hay, 8..17));
     }
 
     #[test]

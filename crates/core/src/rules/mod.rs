@@ -258,6 +258,12 @@ pub struct Rule {
     /// A catch-all rule (e.g. `password = ...`): suppressed where a specific rule matches.
     #[serde(default)]
     pub generic: bool,
+    /// Ids of rules that win over this one: where a kept finding of one of them
+    /// overlaps this rule's value, this rule's finding is dropped (a 3-3-4 digit
+    /// group that is a valid NHS number next to "NHS" is not a phone number).
+    /// Ids not in the loaded set are ignored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub yields_to: Vec<String>,
     /// Inputs that must produce a finding of this rule.
     #[serde(default)]
     pub examples: Vec<String>,
@@ -328,6 +334,9 @@ pub struct LoadedRule {
     pub source: String,
     /// Validators, parsed.
     pub validators: Vec<Validator>,
+    /// Embedded in the binary (and tested to compile): the engine may compile its
+    /// regex on first use instead of up front.
+    pub builtin: bool,
 }
 
 /// An ordered, checked collection of rules with unique ids.
@@ -347,6 +356,9 @@ impl RuleSet {
         let mut set = Self::new();
         for (name, text) in embedded::EMBEDDED_RULE_FILES {
             set.add_str(&format!("patterns/{name}"), text)?;
+        }
+        for r in &mut set.rules {
+            r.builtin = true;
         }
         Ok(set)
     }
@@ -410,6 +422,7 @@ impl RuleSet {
                 rule,
                 source: file.to_string(),
                 validators,
+                builtin: false,
             });
         }
         self.rules.extend(new);
@@ -521,9 +534,9 @@ fn check_rule(rule: &Rule) -> Result<(), String> {
     if !(0.0..=1.0).contains(&rule.confidence) {
         return Err(format!("confidence {} outside 0..1", rule.confidence));
     }
-    // The regex is compiled here too so that a bad pattern is reported with its file
-    // and rule rather than later by the engine.
-    crate::engine::compile_rule_regex(rule)?;
+    // The regex is checked here (parsed, not compiled: the engine compiles it once)
+    // so that a bad pattern is reported with its file and rule.
+    crate::engine::check_rule_regex(rule)?;
     Ok(())
 }
 
