@@ -125,6 +125,8 @@ struct CompiledRule {
     /// names the rule before the scan starts.
     regex: OnceLock<(meta::Regex, Option<usize>)>,
     max_len: usize,
+    /// Bytes of the window before a candidate (`max_before`, at most `max_len`).
+    before: usize,
     validators: Vec<Validator>,
     context: Option<score::Context>,
     confidence: f32,
@@ -316,6 +318,7 @@ impl Scanner {
                 source: rule.clone(),
                 regex,
                 max_len,
+                before: rule.max_before.map_or(max_len, |b| b.min(max_len)),
                 validators: loaded.validators.clone(),
                 context: rule.context.as_ref().map(score::Context::new),
                 confidence: rule.confidence,
@@ -507,17 +510,14 @@ impl Scanner {
         // 1. prefilter: keywords
         if let Some(kw) = &inner.keywords {
             kw.find(hay, block.clone(), |r, span| {
-                scratch.add_candidate(r as usize, span, inner.rules[r as usize].max_len, hay.len());
+                let rule = &inner.rules[r as usize];
+                scratch.add_candidate(r as usize, span, rule.before, rule.max_len, hay.len());
             });
         }
         // 1b. prefilter: byte anchors
         inner.anchors.find(hay, block.clone(), |rule, span| {
-            scratch.add_candidate(
-                rule as usize,
-                span,
-                inner.rules[rule as usize].max_len,
-                hay.len(),
-            );
+            let r = &inner.rules[rule as usize];
+            scratch.add_candidate(rule as usize, span, r.before, r.max_len, hay.len());
         });
         // 2 + 3. confirm and score, rule by rule
         let touched = std::mem::take(&mut scratch.touched);
@@ -584,8 +584,15 @@ impl Scratch {
         }
     }
 
-    fn add_candidate(&mut self, rule: usize, span: Range<usize>, max_len: usize, hay_len: usize) {
-        let run = span.start.saturating_sub(max_len)..(span.end + max_len).min(hay_len);
+    fn add_candidate(
+        &mut self,
+        rule: usize,
+        span: Range<usize>,
+        before: usize,
+        max_len: usize,
+        hay_len: usize,
+    ) {
+        let run = span.start.saturating_sub(before)..(span.end + max_len).min(hay_len);
         let windows = &mut self.windows[rule];
         if windows.is_empty() {
             self.touched.push(rule);

@@ -267,7 +267,7 @@ fn anchored_rules_have_small_windows() {
     let set = RuleSet::builtin().unwrap();
     let mut wide = Vec::new();
     for r in set.rules() {
-        let (_, _, max_len) = compile_rule_regex(&r.rule).unwrap();
+        let max_len = check_rule_regex(&r.rule).unwrap();
         if r.rule.anchor.is_some() && max_len > 256 {
             wide.push(format!("{} ({max_len})", r.rule.id));
         }
@@ -277,4 +277,55 @@ fn anchored_rules_have_small_windows() {
         "anchored rules with windows over 256 bytes: {}",
         wide.join(", ")
     );
+}
+
+#[test]
+fn max_before_changes_no_finding_on_any_example() {
+    // `max_before` only narrows windows: with it and without it, every example and
+    // negative example of the catalog (each rule's texts, scanned by the whole
+    // catalog) must give the same findings, dropped candidates included.
+    #[derive(serde::Serialize)]
+    struct File {
+        rule: Vec<crate::rules::Rule>,
+    }
+    let set = RuleSet::builtin().unwrap();
+    let stripped: Vec<_> = set
+        .rules()
+        .iter()
+        .map(|r| crate::rules::Rule {
+            max_before: None,
+            ..r.rule.clone()
+        })
+        .collect();
+    assert!(
+        set.rules()
+            .iter()
+            .filter(|r| r.rule.max_before.is_some())
+            .count()
+            >= 20,
+        "the catalog is expected to narrow its anchored rules"
+    );
+    let mut wide_set = RuleSet::new();
+    wide_set
+        .add_str(
+            "stripped.toml",
+            &toml::to_string(&File { rule: stripped }).unwrap(),
+        )
+        .unwrap();
+    let narrow = Scanner::new(&set).unwrap();
+    let wide = Scanner::new(&wide_set).unwrap();
+    let config = ScanConfig {
+        explain: true,
+        min_confidence: 0.0,
+    };
+    let mut texts = 0;
+    for r in set.rules() {
+        for text in r.rule.examples.iter().chain(&r.rule.negative_examples) {
+            texts += 1;
+            let a = narrow.scan(text.as_bytes(), &config);
+            let b = wide.scan(text.as_bytes(), &config);
+            assert_eq!(a, b, "{} example {text:?}", r.rule.id);
+        }
+    }
+    assert!(texts > 1000);
 }

@@ -243,6 +243,12 @@ pub struct Rule {
     /// Longest match, in bytes, when the regex cannot bound it. Default 1024.
     #[serde(default)]
     pub max_len: Option<usize>,
+    /// Longest part of a match, in bytes, that can come before the keyword or
+    /// anchor that finds it (0 when every match starts with its keyword). Bounds
+    /// the confirmation window on that side, which makes the rule cheaper. Default:
+    /// the longest match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_before: Option<usize>,
     /// Checks the value must pass.
     #[serde(default)]
     pub validators: Vec<ValidatorSpec>,
