@@ -375,8 +375,8 @@ fn secret_split_by_chunk_boundary_is_found_once() {
 #[test]
 fn secret_on_a_line_longer_than_the_chunk_is_found() {
     let env = Env::new();
-    // One line longer than the chunk size: chunks end on newlines, so the line is
-    // scanned whole.
+    // One line much longer than the chunk size: it is cut inside, and the token
+    // is still found once, at its offset.
     let mut text = "a".repeat(10_000);
     text.push_str(" tok_abcdefgh12345678 ");
     text.push_str(&"b".repeat(10_000));

@@ -617,15 +617,22 @@ pub(crate) fn merge_stats(acc: &mut Vec<RuleStats>, s: &[RuleStats]) {
 }
 
 /// Cuts `hay` into ranges of about `size` bytes, each ending just after a newline
-/// (or at the end), so that no line is split between two chunks.
+/// (or at the end), so that no line is split between two chunks, unless a line is
+/// longer than another `size` bytes: then the cut falls inside it (a file that is
+/// one long line is still scanned in parallel). Cutting anywhere is sound: the
+/// engine confirms candidates near a chunk's edges with windows that reach into
+/// the neighbouring chunk, and the matches both chunks report are de-duplicated.
 pub fn chunk_ranges(hay: &[u8], size: usize) -> Vec<Range<usize>> {
     let size = size.max(1);
     let mut out = Vec::new();
     let mut start = 0;
     while hay.len() - start > size {
-        let cut = match memchr::memchr(b'\n', &hay[start + size..]) {
-            Some(i) => start + size + i + 1,
-            None => hay.len(),
+        let from = start + size;
+        let look = (from + size).min(hay.len());
+        let cut = match memchr::memchr(b'\n', &hay[from..look]) {
+            Some(i) => from + i + 1,
+            None if look == hay.len() => hay.len(),
+            None => from,
         };
         out.push(start..cut);
         start = cut;
@@ -683,7 +690,50 @@ mod tests {
         let c = chunk_ranges(hay, 6);
         assert_eq!(c, vec![0..10, 10..hay.len()]);
         assert_eq!(chunk_ranges(b"", 4), vec![0..0]);
-        assert_eq!(chunk_ranges(b"no newline at all", 3), vec![0..17]);
+        // a line longer than two chunks is cut inside
+        assert_eq!(
+            chunk_ranges(b"no newline at all...", 6),
+            vec![0..6, 6..12, 12..20]
+        );
+        assert_eq!(chunk_ranges(b"no newline\nat all", 6), vec![0..11, 11..17]);
+    }
+
+    #[test]
+    fn a_single_long_line_scanned_in_chunks_gives_the_same_findings() {
+        let mut set = crate::rules::RuleSet::new();
+        set.add_str(
+            "t.toml",
+            r#"
+[[rule]]
+id = "t.tok"
+name = "test token"
+category = "credential"
+severity = "high"
+keywords = ["tok_"]
+regex = '\btok_[a-z]{8}[0-9]{8}\b'
+"#,
+        )
+        .unwrap();
+        let scanner = Scanner::new(&set).unwrap();
+        let mut hay = Vec::new();
+        for i in 0..500 {
+            hay.extend_from_slice("x".repeat(i % 37).as_bytes());
+            hay.extend_from_slice(format!(" tok_abcdefgh{i:08} ").as_bytes());
+        }
+        assert!(!hay.contains(&b'\n'));
+        let whole = ScanOptions {
+            chunk_size: 1 << 30,
+            ..ScanOptions::default()
+        };
+        let chunked = ScanOptions {
+            chunk_size: 97,
+            ..ScanOptions::default()
+        };
+        assert!(chunk_ranges(&hay, 97).len() > 100);
+        let a = scan_text(&hay, &scanner, &whole, &mut Vec::new());
+        let b = scan_text(&hay, &scanner, &chunked, &mut Vec::new());
+        assert_eq!(a.len(), 500);
+        assert_eq!(a, b);
     }
 
     #[test]
