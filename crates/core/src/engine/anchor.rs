@@ -8,8 +8,8 @@ use crate::rules::Anchor;
 #[derive(Debug, Default)]
 pub(super) struct AnchorRules {
     at: Vec<u32>,
-    /// (rule, min digits, uppercase letters required before the run)
-    digits: Vec<(u32, u32, u32)>,
+    /// (rule, min digits, uppercase letters required before the run, letter after)
+    digits: Vec<(u32, u32, u32, bool)>,
     hex_sep: Vec<u32>,
 }
 
@@ -29,7 +29,10 @@ impl AnchorRules {
             Anchor::Digits {
                 min,
                 letters_before,
-            } => self.digits.push((rule, min.max(1), letters_before)),
+                letter_after,
+            } => self
+                .digits
+                .push((rule, min.max(1), letters_before, letter_after)),
             Anchor::HexSeparator => self.hex_sep.push(rule),
         }
     }
@@ -70,8 +73,11 @@ impl AnchorRules {
                 if count < min_all {
                     return;
                 }
-                for &(r, min, letters) in &self.digits {
+                for &(r, min, letters, letter_after) in &self.digits {
                     if count < min {
+                        continue;
+                    }
+                    if letter_after && !hay.get(run.end).is_some_and(u8::is_ascii_alphabetic) {
                         continue;
                     }
                     let letters = letters as usize;
@@ -201,6 +207,33 @@ mod tests {
         assert_eq!(next_digit(b"abcdefghijklmnop9", 0, 17), 16);
         assert_eq!(next_digit(b"abcdefghijklmnop9", 0, 16), 16);
         assert_eq!(next_digit(b"/:/:/:/:/:/:0", 0, 13), 12);
+    }
+
+    #[test]
+    fn letter_after_and_letters_before() {
+        let mut rules = AnchorRules::default();
+        rules.add(
+            0,
+            Anchor::Digits {
+                min: 1,
+                letters_before: 0,
+                letter_after: true,
+            },
+        );
+        rules.add(
+            1,
+            Anchor::Digits {
+                min: 2,
+                letters_before: 2,
+                letter_after: false,
+            },
+        );
+        let hay = b"1BoatSLR 3rd 42 DE89 x9";
+        let mut hits = Vec::new();
+        rules.find(hay, 0..hay.len(), |r, span| hits.push((r, span)));
+        // rule 0: runs followed by a letter ("1" of 1Boat, "3" of 3rd);
+        // rule 1: "89" after "DE", span starting at the letters
+        assert_eq!(hits, vec![(0, 0..1), (0, 9..10), (1, 16..20)]);
     }
 
     #[test]

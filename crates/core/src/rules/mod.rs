@@ -117,13 +117,18 @@ pub enum Anchor {
     At,
     /// Runs of digits (with single separators ` -./()+` between them) holding at least
     /// `min` digits; with `letters_before`, the run must start right after that many
-    /// ASCII uppercase letters (e.g. IBAN country codes).
+    /// ASCII uppercase letters (e.g. IBAN country codes); with `letter_after`, it must
+    /// be followed right away by a letter.
     Digits {
         /// Fewest digits in the run.
         min: u32,
         /// Uppercase ASCII letters required immediately before the run.
         #[serde(default)]
         letters_before: u32,
+        /// The run must be followed immediately by an ASCII letter (digits inside
+        /// base58 or hex strings, `1BoatSLR...`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        letter_after: bool,
     },
     /// A `:` or `-` with a hex digit on its left and a hex digit or `:` on its right
     /// (IPv6 and MAC addresses).
@@ -490,12 +495,19 @@ pub fn catalog_markdown(set: &RuleSet) -> String {
                 Some(Anchor::At) => "`@`".to_string(),
                 Some(Anchor::Digits {
                     min,
-                    letters_before: 0,
-                }) => format!("{min}+ digits"),
-                Some(Anchor::Digits {
-                    min,
                     letters_before,
-                }) => format!("{letters_before} letters + {min}+ digits"),
+                    letter_after,
+                }) => {
+                    let mut s = String::new();
+                    if letters_before > 0 {
+                        s.push_str(&format!("{letters_before} letters + "));
+                    }
+                    s.push_str(&format!("{min}+ digits"));
+                    if letter_after {
+                        s.push_str(" + letter");
+                    }
+                    s
+                }
                 Some(Anchor::HexSeparator) => "hex separator".to_string(),
                 None => String::new(),
             }
