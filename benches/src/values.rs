@@ -447,10 +447,18 @@ fn cpf(rng: &mut Rng) -> String {
 fn nino(rng: &mut Rng) -> String {
     const FIRST: &[u8] = b"ABCEGHJKLMNOPRSTWXYZ";
     const SECOND: &[u8] = b"ABCEGHJKLMNPRSTWXYZ";
+    // HMRC never issues these prefixes: a planted value must be a valid one.
+    const NOT_ISSUED: &[&[u8; 2]] = &[b"BG", b"GB", b"KN", b"NK", b"NT", b"TN", b"ZZ"];
+    let prefix = loop {
+        let p = [*rng.pick(FIRST), *rng.pick(SECOND)];
+        if !NOT_ISSUED.contains(&&p) {
+            break p;
+        }
+    };
     format!(
         "{}{} {} {} {} {}",
-        *rng.pick(FIRST) as char,
-        *rng.pick(SECOND) as char,
+        prefix[0] as char,
+        prefix[1] as char,
         rng.string(DIGITS, 2),
         rng.string(DIGITS, 2),
         rng.string(DIGITS, 2),

@@ -665,6 +665,11 @@ fn confirm_window(
 
 /// Placeholders, validators, context: sets confidence, reason and `dropped`.
 fn evaluate(hay: &[u8], rule: &CompiledRule, m: &mut Match, config: &ScanConfig) {
+    for v in &rule.validators {
+        if let Some(len) = v.trim(&hay[m.start..m.end]) {
+            m.end = m.start + len;
+        }
+    }
     let value = &hay[m.start..m.end];
     let drop = |m: &mut Match, why: &'static str| {
         m.dropped = true;

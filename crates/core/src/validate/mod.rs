@@ -249,6 +249,31 @@ impl Validator {
         Ok(Validator { kind, on_fail })
     }
 
+    /// The length the value should be cut to before checking, when the regex may
+    /// have taken a neighbouring word along: an IBAN has a fixed length per country,
+    /// so in `DE89 3704 0044 0532 0130 00 BIC ...` the trailing ` BIC` (which the
+    /// optional last group of the pattern matches) is cut off. Only cuts at a space
+    /// after the expected number of characters; `None` leaves the value whole.
+    pub fn trim(&self, value: &[u8]) -> Option<usize> {
+        match self.kind {
+            ValidatorKind::Iban => {
+                let want = iban_length(value.get(..2)?)?;
+                let mut seen = 0;
+                for (i, b) in value.iter().enumerate() {
+                    if b.is_ascii_alphanumeric() {
+                        seen += 1;
+                        if seen == want {
+                            let cut = i + 1;
+                            return (cut < value.len() && value[cut] == b' ').then_some(cut);
+                        }
+                    }
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+
     /// Runs the check on a value; `Err` carries the reason shown by `--explain`.
     pub fn check(&self, value: &[u8]) -> Result<(), &'static str> {
         let ok = match &self.kind {
@@ -368,6 +393,24 @@ fn check_known_params(name: &str, params: &BTreeMap<String, toml::Value>) -> Res
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn iban_values_are_cut_to_their_country_length() {
+        let v = Validator::from_spec(&ValidatorSpec::Name("iban".into())).unwrap();
+        let long = b"DE89 3704 0044 0532 0130 00 BIC";
+        let cut = v.trim(long).unwrap();
+        assert_eq!(&long[..cut], b"DE89 3704 0044 0532 0130 00");
+        assert!(v.check(&long[..cut]).is_ok());
+        assert_eq!(v.trim(b"GB82WEST12345698765432 REF"), Some(22));
+        // already the right length, an unknown country, or no space at the cut
+        assert_eq!(v.trim(b"DE89 3704 0044 0532 0130 00"), None);
+        assert_eq!(v.trim(b"QQ89 3704 0044 0532 0130 00 BIC"), None);
+        assert_eq!(v.trim(b"DE89370400440532013000BIC"), None);
+        // other validators never cut
+        let luhn = Validator::from_spec(&ValidatorSpec::Name("luhn".into())).unwrap();
+        assert_eq!(luhn.trim(b"4556 7375 8689 9855 12"), None);
+    }
+
     use super::*;
 
     fn spec(toml_text: &str) -> ValidatorSpec {
