@@ -129,6 +129,9 @@ struct CompiledRule {
     before: usize,
     validators: Vec<Validator>,
     context: Option<score::Context>,
+    /// For a rule whose context is required and whose words and window other such
+    /// rules share: the index of the memo of context-word occurrences they share.
+    reach_memo: Option<usize>,
     confidence: f32,
     placeholder_filter: bool,
     /// Rules (indices) whose kept findings drop an overlapping finding of this one.
@@ -235,6 +238,8 @@ struct Inner {
     detectors: Vec<(Arc<RuleInfo>, Box<dyn Detector>)>,
     keywords: Option<keywords::Keywords>,
     anchors: anchor::AnchorRules,
+    /// Number of shared context-word memos (see `CompiledRule::reach_memo`).
+    memo_count: usize,
     pool: Mutex<Vec<Scratch>>,
 }
 
@@ -321,6 +326,7 @@ impl Scanner {
                 before: rule.max_before.map_or(max_len, |b| b.min(max_len)),
                 validators: loaded.validators.clone(),
                 context: rule.context.as_ref().map(score::Context::new),
+                reach_memo: None,
                 confidence: rule.confidence,
                 placeholder_filter: rule.placeholder_filter,
                 yields_to: Vec::new(),
@@ -338,6 +344,28 @@ impl Scanner {
                 rules[w].yielded_to = true;
             }
         }
+        // Required-context rules with the same words and window share a memo. The
+        // first rule of a group pays for filling it (overlapping matches over a
+        // slightly wider range), so only groups of three or more gain.
+        let mut groups: std::collections::HashMap<(Vec<String>, usize), Vec<usize>> =
+            std::collections::HashMap::new();
+        for (idx, loaded) in set.rules().iter().enumerate() {
+            if let Some(c) = loaded.rule.context.as_ref().filter(|c| c.required) {
+                groups
+                    .entry((c.words.clone(), c.window))
+                    .or_default()
+                    .push(idx);
+            }
+        }
+        let mut memo_count = 0;
+        let mut shared: Vec<Vec<usize>> = groups.into_values().filter(|g| g.len() >= 3).collect();
+        shared.sort();
+        for group in shared {
+            for idx in group {
+                rules[idx].reach_memo = Some(memo_count);
+            }
+            memo_count += 1;
+        }
         let keywords = keywords::Keywords::new(&keyword_specs).map_err(EngineError::Keywords)?;
         Ok(Scanner {
             inner: Arc::new(Inner {
@@ -345,6 +373,7 @@ impl Scanner {
                 detectors: Vec::new(),
                 keywords,
                 anchors,
+                memo_count,
                 pool: Mutex::new(Vec::new()),
             }),
         })
@@ -520,6 +549,12 @@ impl Scanner {
             scratch.add_candidate(rule as usize, span, r.before, r.max_len, hay.len());
         });
         // 2 + 3. confirm and score, rule by rule
+        scratch
+            .memos
+            .resize_with(inner.memo_count, score::ReachMemo::default);
+        for memo in &mut scratch.memos {
+            memo.clear();
+        }
         let touched = std::mem::take(&mut scratch.touched);
         for &r in &touched {
             let rule = &inner.rules[r];
@@ -538,7 +573,11 @@ impl Scanner {
                     .as_ref()
                     .filter(|c| c.required && !config.explain)
                 {
-                    if !ctx.any_in_reach(hay, w.run.clone()) {
+                    let in_reach = match rule.reach_memo {
+                        Some(i) => ctx.any_in_reach_memo(hay, w.run.clone(), &mut scratch.memos[i]),
+                        None => ctx.any_in_reach(hay, w.run.clone()),
+                    };
+                    if !in_reach {
                         continue;
                     }
                 }
@@ -572,6 +611,8 @@ struct Scratch {
     touched: Vec<usize>,
     caches: Vec<Option<meta::Cache>>,
     captures: Vec<Option<Captures>>,
+    /// Shared context-word memos, valid for one block.
+    memos: Vec<score::ReachMemo>,
 }
 
 impl Scratch {
@@ -581,6 +622,7 @@ impl Scratch {
             touched: Vec::new(),
             caches: (0..rules.len()).map(|_| None).collect(),
             captures: (0..rules.len()).map(|_| None).collect(),
+            memos: Vec::new(),
         }
     }
 

@@ -39,6 +39,33 @@ impl Context {
         self.words.is_match(&hay[reach])
     }
 
+    /// [`Context::any_in_reach`] answered from (and adding to) `memo`, which rules
+    /// with the same words and window share within one block: the twelve national
+    /// phone rules ask about the same digit runs, and only the first one scans.
+    pub(super) fn any_in_reach_memo(
+        &self,
+        hay: &[u8],
+        region: Range<usize>,
+        memo: &mut ReachMemo,
+    ) -> bool {
+        let reach =
+            region.start.saturating_sub(self.window)..(region.end + self.window).min(hay.len());
+        if !memo.covers(&reach) {
+            // Scan a little more than asked, so that the same question from a rule
+            // with a slightly wider window is answered from the memo.
+            let scan =
+                reach.start.saturating_sub(MEMO_SLACK)..(reach.end + MEMO_SLACK).min(hay.len());
+            let base = scan.start;
+            let found: Vec<(usize, usize)> = self
+                .words
+                .find_overlapping_iter(&hay[scan.clone()])
+                .map(|m| (base + m.start(), base + m.end()))
+                .collect();
+            memo.add(scan, found);
+        }
+        memo.any_within(&reach)
+    }
+
     pub(super) fn found_near(&self, hay: &[u8], span: Range<usize>) -> bool {
         let before = span.start.saturating_sub(self.window)..span.start;
         let after = span.end..(span.end + self.window).min(hay.len());
@@ -69,6 +96,59 @@ impl Context {
                 !between.iter().any(u8::is_ascii_digit) && !ends_sentence(hay, end..span.start)
             }),
         }
+    }
+}
+
+/// Bytes scanned beyond what a memoised reach question asks.
+const MEMO_SLACK: usize = 64;
+
+/// Context-word occurrences found so far in one block, for one set of words: the
+/// ranges that were scanned (each scanned whole, with overlapping matches, so every
+/// occurrence lying inside one of them is known) and the occurrences found.
+#[derive(Debug, Default)]
+pub(super) struct ReachMemo {
+    /// Scanned ranges, sorted by start (they may overlap; they are never merged,
+    /// since a word crossing the seam of two scans was seen by neither).
+    scanned: Vec<Range<usize>>,
+    /// Occurrences (start, end), sorted, without duplicates.
+    hits: Vec<(usize, usize)>,
+}
+
+impl ReachMemo {
+    pub(super) fn clear(&mut self) {
+        self.scanned.clear();
+        self.hits.clear();
+    }
+
+    /// True when one scanned range holds all of `reach`.
+    fn covers(&self, reach: &Range<usize>) -> bool {
+        let upto = self.scanned.partition_point(|r| r.start <= reach.start);
+        // Ranges are of similar lengths: the last few that start before `reach` are
+        // the ones that can hold it. Missing one only costs a scan.
+        self.scanned[..upto]
+            .iter()
+            .rev()
+            .take(4)
+            .any(|r| r.end >= reach.end)
+    }
+
+    fn add(&mut self, scan: Range<usize>, found: Vec<(usize, usize)>) {
+        let at = self.scanned.partition_point(|r| r.start <= scan.start);
+        self.scanned.insert(at, scan);
+        for hit in found {
+            if let Err(at) = self.hits.binary_search(&hit) {
+                self.hits.insert(at, hit);
+            }
+        }
+    }
+
+    /// True when a known occurrence lies inside `reach`.
+    fn any_within(&self, reach: &Range<usize>) -> bool {
+        let from = self.hits.partition_point(|h| h.0 < reach.start);
+        self.hits[from..]
+            .iter()
+            .take_while(|h| h.0 < reach.end)
+            .any(|h| h.1 <= reach.end)
     }
 }
 
@@ -278,6 +358,36 @@ mod tests {
         // an abbreviation is not a sentence end
         let hay = b"SSN no. 987654321";
         assert!(before.found_near(hay, 8..17));
+    }
+
+    #[test]
+    fn memoised_reach_answers_like_a_fresh_scan() {
+        let spec: ContextSpec =
+            toml::from_str("words = [\"ab\", \"bcd\", \"phone\"]\nwindow = 8").unwrap();
+        let ctx = Context::new(&spec);
+        let mut hay = Vec::new();
+        for i in 0..400u32 {
+            let piece: &[u8] = match (i * 7919) % 5 {
+                0 => b"abcd ",
+                1 => b"phone ",
+                2 => b"xx 12 ",
+                3 => b"zbcdz ",
+                _ => b"....... ",
+            };
+            hay.extend_from_slice(piece);
+        }
+        let mut memo = ReachMemo::default();
+        // two passes with different region widths, as two rules sharing words ask
+        for width in [3usize, 9, 1] {
+            for start in (0..hay.len()).step_by(7) {
+                let region = start..(start + width).min(hay.len());
+                assert_eq!(
+                    ctx.any_in_reach_memo(&hay, region.clone(), &mut memo),
+                    ctx.any_in_reach(&hay, region.clone()),
+                    "region {region:?} width {width}"
+                );
+            }
+        }
     }
 
     #[test]
