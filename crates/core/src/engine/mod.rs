@@ -294,10 +294,7 @@ impl Scanner {
         };
         for ((idx, loaded), eager) in set.rules().iter().enumerate().zip(eager) {
             let rule = &loaded.rule;
-            let max_len = check_rule_regex(rule).map_err(|message| EngineError::Rule {
-                id: rule.id.clone(),
-                message,
-            })?;
+            let max_len = loaded.max_len;
             let regex = OnceLock::new();
             if let Some(compiled) = eager {
                 let _ = regex.set(compiled);

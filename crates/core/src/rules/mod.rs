@@ -348,6 +348,8 @@ pub struct LoadedRule {
     /// Embedded in the binary (and tested to compile): the engine may compile its
     /// regex on first use instead of up front.
     pub builtin: bool,
+    /// Longest match in bytes, found when the regex was checked at load.
+    pub(crate) max_len: usize,
 }
 
 /// An ordered, checked collection of rules with unique ids.
@@ -419,7 +421,7 @@ impl RuleSet {
                 id: rule.id.clone(),
                 message,
             };
-            check_rule(&rule).map_err(err)?;
+            let max_len = check_rule(&rule).map_err(err)?;
             if !seen.insert(rule.id.clone()) {
                 return Err(err("duplicate rule id".into()));
             }
@@ -434,6 +436,7 @@ impl RuleSet {
                 source: file.to_string(),
                 validators,
                 builtin: false,
+                max_len,
             });
         }
         self.rules.extend(new);
@@ -532,7 +535,8 @@ pub fn catalog_markdown(set: &RuleSet) -> String {
     out
 }
 
-fn check_rule(rule: &Rule) -> Result<(), String> {
+/// Checks a rule; returns the longest match of its regex in bytes.
+fn check_rule(rule: &Rule) -> Result<usize, String> {
     let id_ok = !rule.id.is_empty()
         && rule.id.split('.').all(|seg| {
             !seg.is_empty()
@@ -554,8 +558,7 @@ fn check_rule(rule: &Rule) -> Result<(), String> {
     }
     // The regex is checked here (parsed, not compiled: the engine compiles it once)
     // so that a bad pattern is reported with its file and rule.
-    crate::engine::check_rule_regex(rule)?;
-    Ok(())
+    crate::engine::check_rule_regex(rule)
 }
 
 #[cfg(test)]
