@@ -31,36 +31,21 @@ head -c $((SLICE_MB * 1000000)) "$OUT/prose-0000.jsonl" > "$SLICE/prose-slice.js
 # the patterns into one regex, where repeated names are an error).
 "$BIN" rules --format json | python3 -c 'import json,sys; [print(r["regex"].replace("(?P<value>", "(")) for r in json.load(sys.stdin)]' > target/catalog-regexes.txt
 
-python3 - "$OUT" "$RUNS" "$BIN" "$SLICE" <<'PY'
-import os, statistics, subprocess, sys, threading, time
+PYTHONPATH=benches python3 - "$OUT" "$RUNS" "$BIN" "$SLICE" <<'PY'
+import os, statistics, subprocess, sys
+from measure import run_once
 corpus, runs, binary, slice_dir = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 files = sorted(os.path.join(corpus, f) for f in os.listdir(corpus))
 size = sum(os.path.getsize(f) for f in files)
 
-def peak_anon(pid, box, stop):
-    # Sample RssAnon (heap and other anonymous pages) until the process ends.
-    while not stop.is_set():
-        try:
-            with open(f"/proc/{pid}/status") as fh:
-                for line in fh:
-                    if line.startswith("RssAnon:"):
-                        box[0] = max(box[0], int(line.split()[1]))
-        except OSError:
-            break
-        time.sleep(0.01)
-
 def run(cmd, n):
     times, anon = [], 0
     for _ in range(n):
-        t = time.perf_counter()
-        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        box, stop = [0], threading.Event()
-        th = threading.Thread(target=peak_anon, args=(p.pid, box, stop)); th.start()
-        p.wait(); stop.set(); th.join()
-        times.append(time.perf_counter() - t)
-        anon = max(anon, box[0])
-        if p.returncode not in (0, 1):
-            sys.exit(f"{cmd} failed with {p.returncode}")
+        el, kib, code = run_once(cmd)
+        times.append(el)
+        anon = max(anon, kib)
+        if code not in (0, 1):
+            sys.exit(f"{cmd} failed with {code}")
     return statistics.median(times), anon
 
 rows = [

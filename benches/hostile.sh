@@ -41,35 +41,19 @@ write("ghp.txt", b"ghp_", 64 * MiB)
 write("sk.txt", b"sk-", 64 * MiB)
 PY
 
-python3 - "$CORPUS" "$DIR" "$BIN" <<'PY'
-import os, subprocess, sys, threading, time
+PYTHONPATH=benches python3 - "$CORPUS" "$DIR" "$BIN" <<'PY'
+import os, sys
+from measure import run_once
 corpus, d, binary = sys.argv[1], sys.argv[2], sys.argv[3]
 peak = {}
-def sample(pid, box, stop):
-    # RssAnon: heap and other anonymous pages, not the mapped input.
-    while not stop.is_set():
-        try:
-            with open(f"/proc/{pid}/status") as fh:
-                for line in fh:
-                    if line.startswith("RssAnon:"):
-                        box[0] = max(box[0], int(line.split()[1]))
-        except OSError:
-            break
-        time.sleep(0.01)
 def timed(paths, threads="1", runs=2):
     best = None
     for _ in range(runs):
-        t = time.perf_counter()
-        p = subprocess.Popen([binary, "scan", "-q", "-j" + threads, "--format", "jsonl", *paths],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        box, stop = [0], threading.Event()
-        th = threading.Thread(target=sample, args=(p.pid, box, stop)); th.start()
-        p.wait(); stop.set(); th.join()
-        el = time.perf_counter() - t
-        if p.returncode not in (0, 1):
-            sys.exit(f"datasieve failed on {paths}: {p.returncode}")
+        el, kib, code = run_once([binary, "scan", "-q", "-j" + threads, "--format", "jsonl", *paths])
+        if code not in (0, 1):
+            sys.exit(f"datasieve failed on {paths}: {code}")
         best = el if best is None else min(best, el)
-        peak[tuple(paths)] = max(peak.get(tuple(paths), 0), box[0])
+        peak[tuple(paths)] = max(peak.get(tuple(paths), 0), kib)
     return best
 files = sorted(os.path.join(corpus, f) for f in os.listdir(corpus))
 size = sum(os.path.getsize(f) for f in files)
