@@ -700,9 +700,7 @@ mod tests {
 
     #[test]
     fn a_single_long_line_scanned_in_chunks_gives_the_same_findings() {
-        let mut set = crate::rules::RuleSet::new();
-        set.add_str(
-            "t.toml",
+        let scanner = crate::engine::scanner_with(
             r#"
 [[rule]]
 id = "t.tok"
@@ -712,9 +710,7 @@ severity = "high"
 keywords = ["tok_"]
 regex = '\btok_[a-z]{8}[0-9]{8}\b'
 "#,
-        )
-        .unwrap();
-        let scanner = Scanner::new(&set).unwrap();
+        );
         let mut hay = Vec::new();
         for i in 0..500 {
             hay.extend_from_slice("x".repeat(i % 37).as_bytes());

@@ -22,7 +22,7 @@ use regex_automata::meta;
 use regex_automata::util::captures::Captures;
 use regex_automata::Input;
 
-use crate::rules::{Category, Rule, RuleSet, Severity};
+use crate::rules::{Category, ContextSpec, Rule, RuleSet, Severity};
 use crate::validate::{OnFail, Validator};
 
 mod anchor;
@@ -94,31 +94,43 @@ pub(crate) fn check_rule_regex(rule: &Rule) -> Result<usize, String> {
     Ok(max_len.clamp(1, MAX_WINDOW))
 }
 
-/// Compiles a rule's regex the way the engine runs it (bytes, ASCII unless the rule
-/// asks for Unicode). Returns the regex, the index of the `value` group, and the
-/// longest match in bytes.
-pub(crate) fn compile_rule_regex(
-    rule: &Rule,
-) -> Result<(meta::Regex, Option<usize>, usize), String> {
-    let max_len = check_rule_regex(rule)?;
-    let syntax = regex_automata::util::syntax::Config::new()
-        .unicode(rule.unicode)
-        .utf8(false);
-    let regex = meta::Regex::builder()
-        .syntax(syntax)
-        .configure(meta::Config::new().utf8_empty(false))
-        .build(&expand_macros(&rule.regex))
-        .map_err(|e| format!("invalid regex: {e}"))?;
-    let value_group = regex
-        .group_info()
-        .to_index(regex_automata::PatternID::ZERO, "value");
-    Ok((regex, value_group, max_len))
+/// A rule's regex as the engine compiles it: macros expanded, bytes, ASCII unless
+/// the rule asks for Unicode. Checked (by [`check_rule_regex`]) when the rule was
+/// loaded; compiled on first use for built-in rules.
+struct RegexSource {
+    pattern: String,
+    unicode: bool,
+}
+
+impl RegexSource {
+    fn of(rule: &Rule) -> Self {
+        RegexSource {
+            pattern: expand_macros(&rule.regex).into_owned(),
+            unicode: rule.unicode,
+        }
+    }
+
+    /// Compiles the regex; returns it with the index of its `value` group.
+    fn compile(&self) -> Result<(meta::Regex, Option<usize>), String> {
+        let syntax = regex_automata::util::syntax::Config::new()
+            .unicode(self.unicode)
+            .utf8(false);
+        let regex = meta::Regex::builder()
+            .syntax(syntax)
+            .configure(meta::Config::new().utf8_empty(false))
+            .build(&self.pattern)
+            .map_err(|e| format!("invalid regex: {e}"))?;
+        let value_group = regex
+            .group_info()
+            .to_index(regex_automata::PatternID::ZERO, "value");
+        Ok((regex, value_group))
+    }
 }
 
 struct CompiledRule {
     info: Arc<RuleInfo>,
-    /// The rule as loaded, for compiling its regex on first use.
-    source: Rule,
+    /// What to compile on first use.
+    source: RegexSource,
     /// The regex and the index of its `value` group. Built-in rules compile on first
     /// use (most rules never fire on a small input, and compiling all of them is
     /// most of the start-up time); user rules compile up front so that an error
@@ -128,9 +140,10 @@ struct CompiledRule {
     /// Bytes of the window before a candidate (`max_before`, at most `max_len`).
     before: usize,
     validators: Vec<Validator>,
-    context: Option<score::Context>,
-    /// For a rule whose context is required and whose words and window other such
-    /// rules share: the index of the memo of context-word occurrences they share.
+    /// Context words, compiled once for all rules with the same context.
+    context: Option<Arc<score::Context>>,
+    /// For a rule whose required context at least two other rules share: the index
+    /// of the memo of context-word occurrences they share within a block.
     reach_memo: Option<usize>,
     confidence: f32,
     placeholder_filter: bool,
@@ -144,22 +157,19 @@ impl CompiledRule {
     /// Compiles the regex now if it is not yet, reporting a failure.
     fn try_compile(&self) -> Result<(), String> {
         if self.regex.get().is_none() {
-            let (re, group, _) = compile_rule_regex(&self.source)?;
-            let _ = self.regex.set((re, group));
+            let _ = self.regex.set(self.source.compile()?);
         }
         Ok(())
     }
 
     /// The regex and its `value` group, compiled on first use.
     fn regex(&self) -> &(meta::Regex, Option<usize>) {
-        self.regex.get_or_init(|| {
-            let (re, group, _) = compile_rule_regex(&self.source).unwrap_or_else(|e| {
-                // Built-in rules are compiled by the tests (`rules check`): a failure
-                // here is a bug in the catalog, not in the input.
-                panic!("built-in rule {} does not compile: {e}", self.info.id)
-            });
-            (re, group)
-        })
+        if let Err(e) = self.try_compile() {
+            // Built-in rules are compiled by the tests (`rules check`): a failure here
+            // is a bug in the catalog, not in the input.
+            panic!("built-in rule {} does not compile: {e}", self.info.id)
+        }
+        self.regex.get().expect("compiled above")
     }
 }
 
@@ -273,6 +283,8 @@ impl Scanner {
         let mut rules = Vec::with_capacity(set.len());
         let mut keyword_specs = Vec::new();
         let mut anchors = anchor::AnchorRules::default();
+        // Distinct contexts: (spec, compiled, rules that use it).
+        let mut contexts: Vec<(&ContextSpec, Arc<score::Context>, Vec<usize>)> = Vec::new();
         // Regexes of user rules compile up front (spread over the threads of the
         // current rayon pool); built-in ones on first use.
         let eager: Vec<Option<(meta::Regex, Option<usize>)>> = {
@@ -283,8 +295,9 @@ impl Scanner {
                     if loaded.builtin {
                         return Ok(None);
                     }
-                    compile_rule_regex(&loaded.rule)
-                        .map(|(re, group, _)| Some((re, group)))
+                    RegexSource::of(&loaded.rule)
+                        .compile()
+                        .map(Some)
                         .map_err(|message| EngineError::Rule {
                             id: loaded.rule.id.clone(),
                             message,
@@ -317,12 +330,22 @@ impl Scanner {
                     label: rule.label(),
                     generic: rule.generic,
                 }),
-                source: rule.clone(),
+                source: RegexSource::of(rule),
                 regex,
                 max_len,
                 before: rule.max_before.map_or(max_len, |b| b.min(max_len)),
                 validators: loaded.validators.clone(),
-                context: rule.context.as_ref().map(score::Context::new),
+                context: rule.context.as_ref().map(|spec| {
+                    let at = match contexts.iter().position(|(s, _, _)| *s == spec) {
+                        Some(at) => at,
+                        None => {
+                            contexts.push((spec, Arc::new(score::Context::new(spec)), Vec::new()));
+                            contexts.len() - 1
+                        }
+                    };
+                    contexts[at].2.push(idx);
+                    contexts[at].1.clone()
+                }),
                 reach_memo: None,
                 confidence: rule.confidence,
                 placeholder_filter: rule.placeholder_filter,
@@ -341,27 +364,17 @@ impl Scanner {
                 rules[w].yielded_to = true;
             }
         }
-        // Required-context rules with the same words and window share a memo. The
-        // first rule of a group pays for filling it (overlapping matches over a
-        // slightly wider range), so only groups of three or more gain.
-        let mut groups: std::collections::HashMap<(Vec<String>, usize), Vec<usize>> =
-            std::collections::HashMap::new();
-        for (idx, loaded) in set.rules().iter().enumerate() {
-            if let Some(c) = loaded.rule.context.as_ref().filter(|c| c.required) {
-                groups
-                    .entry((c.words.clone(), c.window))
-                    .or_default()
-                    .push(idx);
-            }
-        }
+        // Rules that share a required context share a memo of where its words
+        // occur. The first rule of a group pays for filling it (overlapping matches
+        // over a slightly wider range), so only groups of three or more gain.
         let mut memo_count = 0;
-        let mut shared: Vec<Vec<usize>> = groups.into_values().filter(|g| g.len() >= 3).collect();
-        shared.sort();
-        for group in shared {
-            for idx in group {
-                rules[idx].reach_memo = Some(memo_count);
+        for (spec, _, users) in &contexts {
+            if spec.required && users.len() >= 3 {
+                for &idx in users {
+                    rules[idx].reach_memo = Some(memo_count);
+                }
+                memo_count += 1;
             }
-            memo_count += 1;
         }
         let keywords = keywords::Keywords::new(&keyword_specs).map_err(EngineError::Keywords)?;
         Ok(Scanner {
@@ -663,10 +676,10 @@ fn confirm_window(
     out: &mut Vec<Match>,
     counts: &mut RuleStats,
 ) {
+    let (regex, value_group) = rule.regex();
     let mut at = w.run.start;
     while at < w.run.end {
         let input = Input::new(hay).range(at..w.run.end);
-        let (regex, value_group) = rule.regex();
         let cache = scratch.caches[r].get_or_insert_with(|| regex.create_cache());
         let caps = scratch.captures[r].get_or_insert_with(|| regex.create_captures());
         regex.search_captures_with(cache, &input, caps);
@@ -757,64 +770,87 @@ fn evaluate(hay: &[u8], rule: &CompiledRule, m: &mut Match, config: &ScanConfig)
 /// `https://user:pass@host`. A match of a rule that `yields_to` another is dropped
 /// where a kept match of that other rule overlaps it.
 fn finish(rules: &[CompiledRule], new: &mut Vec<Match>, config: &ScanConfig) {
-    let generic = |m: &Match| rules.get(m.rule).is_some_and(|r| r.info.generic);
     new.sort_by(|a, b| {
         (a.start, a.end, a.rule, a.dropped).cmp(&(b.start, b.end, b.rule, b.dropped))
     });
     new.dedup_by(|b, a| a.rule == b.rule && a.start == b.start && a.end == b.end);
-    yield_to_stronger(rules, new, config);
-    let specific: Vec<(Category, Range<usize>)> = new
-        .iter()
-        .filter(|m| !m.dropped && !generic(m))
-        .filter_map(|m| rules.get(m.rule).map(|r| (r.info.category, m.start..m.end)))
-        .collect();
-    if !specific.is_empty() {
-        new.retain(|m| match rules.get(m.rule) {
-            Some(r) if r.info.generic && !m.dropped => !specific
-                .iter()
-                .any(|(c, s)| *c == r.info.category && s.start < m.end && m.start < s.end),
-            _ => true,
-        });
-    }
+    let rule = |m: &Match| rules.get(m.rule);
+    // `yields_to`: dropped, or with --explain marked dropped with the reason.
+    let losers = beaten(
+        new,
+        |o| rule(o).is_some_and(|r| r.yielded_to),
+        |o, m| rule(m).is_some_and(|r| r.yields_to.contains(&o.rule)),
+    );
+    let why = "overlaps a finding of a rule it yields to";
+    remove_or_mark(new, &losers, config.explain.then_some(why));
+    // Generic rules: removed where a specific rule of the same category matches.
+    let losers = beaten(
+        new,
+        |o| rule(o).is_some_and(|r| !r.info.generic),
+        |o, m| match (rule(o), rule(m)) {
+            (Some(w), Some(l)) => l.info.generic && w.info.category == l.info.category,
+            _ => false,
+        },
+    );
+    remove_or_mark(new, &losers, None);
 }
 
-/// Applies `yields_to`: drops (or, with `explain`, marks dropped) a kept match
-/// overlapped by a kept match of a rule it yields to. `new` is sorted by start.
-fn yield_to_stronger(rules: &[CompiledRule], new: &mut Vec<Match>, config: &ScanConfig) {
-    let yields = |m: &Match| rules.get(m.rule).map_or(&[][..], |r| &r.yields_to[..]);
-    if !new.iter().any(|m| !m.dropped && !yields(m).is_empty()) {
-        return;
-    }
-    // Kept matches of rules that others yield to, sorted by start (as `new` is).
-    let winners: Vec<(usize, usize, usize)> = new
-        .iter()
-        .filter(|o| !o.dropped && rules.get(o.rule).is_some_and(|r| r.yielded_to))
-        .map(|o| (o.start, o.end, o.rule))
+/// Indices (ascending) of the kept matches that a kept match overlapping them
+/// beats: `can_win(o)` says whether `o` may beat anything, `beats(o, m)` whether it
+/// beats `m`. `new` is sorted by start.
+fn beaten(
+    new: &[Match],
+    can_win: impl Fn(&Match) -> bool,
+    beats: impl Fn(&Match, &Match) -> bool,
+) -> Vec<usize> {
+    let winners: Vec<usize> = (0..new.len())
+        .filter(|&i| !new[i].dropped && can_win(&new[i]))
         .collect();
+    if winners.is_empty() {
+        return Vec::new();
+    }
+    // Only winners that start less than the longest winner before `m` can reach it.
+    let longest = winners
+        .iter()
+        .map(|&i| new[i].end - new[i].start)
+        .max()
+        .unwrap_or(0);
     let mut losers = Vec::new();
     for (i, m) in new.iter().enumerate() {
-        let wins_over = yields(m);
-        if m.dropped || wins_over.is_empty() {
+        if m.dropped {
             continue;
         }
-        // Winners that start before m ends; a match is at most MAX_WINDOW long, so
-        // only those starting within that distance before m can reach it.
-        let upto = winners.partition_point(|w| w.0 < m.end);
-        let beaten = winners[..upto]
+        let upto = winners.partition_point(|&w| new[w].start < m.end);
+        let lost = winners[..upto]
             .iter()
             .rev()
-            .take_while(|w| w.0 + MAX_WINDOW > m.start)
-            .any(|&(s, e, r)| wins_over.contains(&r) && s < m.end && m.start < e);
-        if beaten {
+            .take_while(|&&w| new[w].start + longest > m.start)
+            .any(|&w| w != i && new[w].end > m.start && beats(&new[w], m));
+        if lost {
             losers.push(i);
         }
     }
-    for &i in losers.iter().rev() {
-        if config.explain {
-            new[i].dropped = true;
-            new[i].reason = Some("overlaps a finding of a rule it yields to");
-        } else {
-            new.remove(i);
+    losers
+}
+
+/// Marks the matches at `losers` dropped with `why`, or removes them when there is
+/// no reason to show.
+fn remove_or_mark(new: &mut Vec<Match>, losers: &[usize], why: Option<&'static str>) {
+    match why {
+        Some(why) => {
+            for &i in losers {
+                new[i].dropped = true;
+                new[i].reason = Some(why);
+            }
+        }
+        None => {
+            let mut next = losers.iter().copied().peekable();
+            let mut i = 0;
+            new.retain(|_| {
+                let lose = next.next_if_eq(&i).is_some();
+                i += 1;
+                !lose
+            });
         }
     }
 }
@@ -870,6 +906,14 @@ pub fn check_examples(set: &RuleSet) -> Result<Vec<String>, EngineError> {
         }
     }
     Ok(failures)
+}
+
+/// A scanner over the rules of one TOML snippet, for tests.
+#[cfg(test)]
+pub(crate) fn scanner_with(toml: &str) -> Scanner {
+    let mut set = RuleSet::new();
+    set.add_str("test.toml", toml).unwrap();
+    Scanner::new(&set).unwrap()
 }
 
 #[cfg(test)]

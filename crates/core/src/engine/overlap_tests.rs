@@ -110,9 +110,7 @@ fn cross_family_inputs_are_reported_once() {
 
 #[test]
 fn a_rule_yields_to_the_rules_it_names() {
-    let mut set = RuleSet::new();
-    set.add_str(
-        "yield.toml",
+    let scanner = scanner_with(
         r#"
 [[rule]]
 id = "t.weak"
@@ -131,9 +129,7 @@ severity = "high"
 keywords = ["ref "]
 regex = 'ref (?P<value>[0-9]{3} [0-9]{3} [0-9]{4})'
 "#,
-    )
-    .unwrap();
-    let scanner = Scanner::new(&set).unwrap();
+    );
     let ids = |hay: &str, config: &ScanConfig| -> Vec<(String, bool)> {
         scanner
             .scan(hay.as_bytes(), config)

@@ -34,9 +34,12 @@ impl Context {
     /// True when a context word occurs anywhere within the window of `region`: a
     /// cheap necessary condition for [`Context::found_near`] on any span inside it.
     pub(super) fn any_in_reach(&self, hay: &[u8], region: Range<usize>) -> bool {
-        let reach =
-            region.start.saturating_sub(self.window)..(region.end + self.window).min(hay.len());
-        self.words.is_match(&hay[reach])
+        self.words.is_match(&hay[self.reach(hay.len(), region)])
+    }
+
+    /// `region` widened by the window on both sides, within the haystack.
+    fn reach(&self, hay_len: usize, region: Range<usize>) -> Range<usize> {
+        region.start.saturating_sub(self.window)..(region.end + self.window).min(hay_len)
     }
 
     /// [`Context::any_in_reach`] answered from (and adding to) `memo`, which rules
@@ -48,19 +51,17 @@ impl Context {
         region: Range<usize>,
         memo: &mut ReachMemo,
     ) -> bool {
-        let reach =
-            region.start.saturating_sub(self.window)..(region.end + self.window).min(hay.len());
+        let reach = self.reach(hay.len(), region);
         if !memo.covers(&reach) {
             // Scan a little more than asked, so that the same question from a rule
             // with a slightly wider window is answered from the memo.
             let scan =
                 reach.start.saturating_sub(MEMO_SLACK)..(reach.end + MEMO_SLACK).min(hay.len());
             let base = scan.start;
-            let found: Vec<(usize, usize)> = self
+            let found = self
                 .words
                 .find_overlapping_iter(&hay[scan.clone()])
-                .map(|m| (base + m.start(), base + m.end()))
-                .collect();
+                .map(|m| (base + m.start(), base + m.end()));
             memo.add(scan, found);
         }
         memo.any_within(&reach)
@@ -132,7 +133,7 @@ impl ReachMemo {
             .any(|r| r.end >= reach.end)
     }
 
-    fn add(&mut self, scan: Range<usize>, found: Vec<(usize, usize)>) {
+    fn add(&mut self, scan: Range<usize>, found: impl Iterator<Item = (usize, usize)>) {
         let at = self.scanned.partition_point(|r| r.start <= scan.start);
         self.scanned.insert(at, scan);
         for hit in found {

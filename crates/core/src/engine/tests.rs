@@ -1,12 +1,6 @@
 use super::*;
 use crate::rules::RuleSet;
 
-fn scanner_with(toml: &str) -> Scanner {
-    let mut set = RuleSet::new();
-    set.add_str("test.toml", toml).unwrap();
-    Scanner::new(&set).unwrap()
-}
-
 const TOKEN_RULE: &str = r#"
 [[rule]]
 id = "t.token"
