@@ -11,6 +11,7 @@
 #
 # With BIG_GB=N it also scans one N GiB file on two threads and reports its peak
 # anonymous memory, which must not grow with the input (issue 6: under 256 MiB).
+# Last, one thread against two within one file: the 256 MiB line, and the big file.
 #
 # usage: [BIG_GB=4] benches/hostile.sh [CORPUS_MB=100]
 set -euo pipefail
@@ -81,6 +82,16 @@ if big_gb:
                     out.write(data); written += len(data)
                     if written >= want:
                         break
-    t = timed([path], threads="2", runs=1)
-    print(f"| {os.path.basename(path)} (-j2) | {want/2**20:.0f} MiB | {t:.2f} s | {t/want*1e9:.1f} | | {peak[(path,)]/1024:.0f} MiB |")
+    t2 = timed([path], threads="2", runs=1)
+    print(f"| {os.path.basename(path)} (-j2) | {want/2**20:.0f} MiB | {t2:.2f} s | {t2/want*1e9:.1f} | | {peak[(path,)]/1024:.0f} MiB |")
+    big = path
+# Scaling within one file (chunks): one thread against two, on the single line
+# and, with BIG_GB, on the large file.
+print()
+print("| one file | -j1 | -j2 | scaling |")
+print("|---|---:|---:|---:|")
+for path in [os.path.join(d, "one-line.txt")] + ([big] if big_gb else []):
+    t1 = timed([path], threads="1", runs=1)
+    t2 = timed([path], threads="2", runs=1)
+    print(f"| {os.path.basename(path)} | {t1:.2f} s | {t2:.2f} s | {t1/t2:.2f}x |")
 PY
