@@ -11,7 +11,7 @@
 //!    match (`which_overlapping_matches`).
 //!
 //! cargo run --release -p datasieve-bench --bin prefilter-lab -- FILE
-#![allow(missing_docs)]
+#![allow(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 
 use std::time::{Duration, Instant};
 
