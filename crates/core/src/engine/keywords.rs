@@ -1,28 +1,51 @@
 //! The keyword prefilter: finds every position where a rule keyword starts.
 //!
-//! Keywords are ASCII case-insensitive. One Aho-Corasick DFA holds them all; the
-//! search is leftmost-longest (which lets the automaton use its prefilter) and
-//! restarts one byte after each hit, so it finds the longest keyword at every
-//! position where one starts. The rules of every keyword *contained* in that one
-//! are attached to it, so no shorter keyword is lost.
+//! Keywords are ASCII case-insensitive. At every position where one starts, the
+//! longest one there is reported, with the rules of every keyword *contained* in it
+//! (so no shorter keyword is lost).
 //!
-//! Alternatives are measured by `cargo run --release -p datasieve-bench --bin
-//! prefilter-lab -- FILE` (see BENCHMARKS.md): an overlapping search, fewer or
-//! shorter keywords and no prefilter all run at about the same speed as this one;
-//! aho-corasick's packed (Teddy) searcher takes at most 64 case-sensitive patterns.
+//! The search does not walk an automaton byte by byte (an Aho-Corasick DFA over the
+//! catalog's 340 keywords ran at ~300 MB/s, the largest single cost of a scan).
+//! Every position is tested against a table of the hashed first three bytes of all
+//! keywords, case folded by setting bit 5 of each byte: eight independent tests per
+//! step and one branch, no dependency from one byte to the next. A position that
+//! passes is tested again on its first four bytes when only keywords of four bytes
+//! or more start that way (three-byte prefixes like `pas` or `sec` are common in
+//! prose, four-byte ones much less), and only then compared exactly with the
+//! keywords that hash there. Keywords of two bytes enter the first table once for
+//! every possible third byte. `cargo run --release -p datasieve-bench --bin
+//! prefilter-lab -- FILE` compares it with the automaton (see BENCHMARKS.md).
 
 use std::collections::HashMap;
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+/// Bits of the hashes of three- and four-byte prefixes: a table of 2^16 bytes (most
+/// lookups are of a few thousand common trigrams, whose lines stay in the
+/// first-level cache) and a bitmap of 2^16 bits.
+const HASH_BITS: u32 = 16;
+/// Entry of the three-byte table: a keyword of four bytes or more starts this way.
+const LONG: u8 = 1;
+/// Entry of the three-byte table: a keyword of at most three bytes starts this way.
+const SHORT: u8 = 2;
+/// Buckets of keywords by hash, for the exact comparison.
+const BUCKET_BITS: u32 = 12;
 
 /// Keyword occurrences -> rules.
 pub(super) struct Keywords {
-    automaton: AhoCorasick,
+    /// Lowercase keywords, each at most once.
+    patterns: Vec<Vec<u8>>,
     /// Pattern id -> rules (closed over contained keywords).
     rules: Vec<Vec<u32>>,
-    /// Longest keyword.
-    max_len: usize,
+    /// Entry `h`: `LONG` and/or `SHORT` when some keyword's folded first three bytes
+    /// hash to `h`.
+    table: Box<[u8; 1 << HASH_BITS]>,
+    /// Bit `h` is set when the folded first four bytes of a keyword of four bytes or
+    /// more hash to `h`.
+    table4: Box<[u64; 1 << (HASH_BITS - 6)]>,
+    /// Keywords by bucket (the top bits of the hash), longest first: the keywords of
+    /// bucket `b` are `ids[starts[b]..starts[b + 1]]`.
+    starts: Vec<u32>,
+    ids: Vec<u16>,
 }
 
 /// One keyword of one rule.
@@ -31,10 +54,51 @@ pub(super) struct KeywordSpec<'a> {
     pub(super) keyword: &'a str,
 }
 
+/// Sets bit 5 of every byte: ASCII letters fold to lowercase (other bytes map to
+/// bytes that may collide, which only costs an exact comparison).
+const FOLD: u64 = 0x2020_2020_2020_2020;
+
+const MULTIPLIER: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// Hash of the three bytes at byte `j` (0..=5) of a little-endian word, folded: they
+/// are moved to the top 24 bits (the others cleared), multiplied, and the top bits
+/// taken.
+#[inline(always)]
+fn hash_at(word: u64, j: u32) -> usize {
+    ((((word | FOLD) >> (8 * j)) << 40).wrapping_mul(MULTIPLIER) >> (64 - HASH_BITS)) as usize
+}
+
+/// Hash of the low four bytes of a word, folded.
+#[inline(always)]
+fn hash4(word: u64) -> usize {
+    (((word | FOLD) << 32).wrapping_mul(MULTIPLIER) >> (64 - HASH_BITS)) as usize
+}
+
+#[inline(always)]
+fn load_u32(hay: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(hay[at..at + 4].try_into().expect("4 bytes"))
+}
+
+#[inline(always)]
+fn load_u64(hay: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(hay[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// The word whose low three bytes are `hay[at..]` (zero past the end).
+fn word_at(hay: &[u8], at: usize) -> u64 {
+    let mut head = [0u8; 8];
+    let n = (hay.len() - at).min(3);
+    head[..n].copy_from_slice(&hay[at..at + n]);
+    u64::from_le_bytes(head)
+}
+
 impl Keywords {
     pub(super) fn new(specs: &[KeywordSpec<'_>]) -> Result<Option<Self>, String> {
         let mut by_pattern: HashMap<Vec<u8>, Vec<u32>> = HashMap::new();
         for spec in specs {
+            if spec.keyword.is_empty() {
+                return Err("empty keyword".into());
+            }
             let rules = by_pattern
                 .entry(spec.keyword.to_ascii_lowercase().into_bytes())
                 .or_default();
@@ -44,6 +108,9 @@ impl Keywords {
         }
         if by_pattern.is_empty() {
             return Ok(None);
+        }
+        if by_pattern.len() > usize::from(u16::MAX) {
+            return Err(format!("too many keywords ({})", by_pattern.len()));
         }
         let mut patterns: Vec<Vec<u8>> = by_pattern.keys().cloned().collect();
         patterns.sort();
@@ -59,18 +126,67 @@ impl Keywords {
                 }
             }
         }
-        let automaton = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostLongest)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&patterns)
-            .map_err(|e| e.to_string())?;
-        let max_len = patterns.iter().map(Vec::len).max().unwrap_or(0);
+        // Every folded three-byte prefix a keyword can start with: its own first
+        // three bytes, or for shorter keywords each possible continuation.
+        let mut table = Box::new([0u8; 1 << HASH_BITS]);
+        let mut table4 = Box::new([0u64; 1 << (HASH_BITS - 6)]);
+        let mut buckets: Vec<Vec<u16>> = vec![Vec::new(); 1 << BUCKET_BITS];
+        for (id, p) in patterns.iter().enumerate() {
+            let mut prefixes = Vec::new();
+            let mut head = [0u8; 8];
+            let n = p.len().min(4);
+            head[..n].copy_from_slice(&p[..n]);
+            if n == 4 {
+                let h = hash4(u64::from_le_bytes(head));
+                table4[h >> 6] |= 1 << (h & 63);
+            }
+            match n.min(3) {
+                3 => prefixes.push(head),
+                2 => prefixes.extend((0..=255u8).map(|b| [head[0], head[1], b, 0, 0, 0, 0, 0])),
+                _ => {
+                    for b in 0..=255u8 {
+                        prefixes.extend((0..=255u8).map(|c| [head[0], b, c, 0, 0, 0, 0, 0]));
+                    }
+                }
+            }
+            for prefix in prefixes {
+                let h = hash_at(u64::from_le_bytes(prefix), 0);
+                table[h] |= if p.len() > 3 { LONG } else { SHORT };
+                let bucket = &mut buckets[h >> (HASH_BITS - BUCKET_BITS)];
+                if !bucket.contains(&(id as u16)) {
+                    bucket.push(id as u16);
+                }
+            }
+        }
+        let mut starts = Vec::with_capacity(buckets.len() + 1);
+        let mut ids = Vec::new();
+        for mut bucket in buckets {
+            bucket.sort_by_key(|&id| std::cmp::Reverse(patterns[id as usize].len()));
+            starts.push(ids.len() as u32);
+            ids.extend(bucket);
+        }
+        starts.push(ids.len() as u32);
         Ok(Some(Keywords {
-            automaton,
+            patterns,
             rules,
-            max_len,
+            table,
+            table4,
+            starts,
+            ids,
         }))
+    }
+
+    /// The longest keyword that starts at `at`, whose three bytes hash to `h`.
+    fn longest_at(&self, hay: &[u8], at: usize, h: usize) -> Option<usize> {
+        let b = h >> (HASH_BITS - BUCKET_BITS);
+        let rest = &hay[at..];
+        self.ids[self.starts[b] as usize..self.starts[b + 1] as usize]
+            .iter()
+            .map(|&id| id as usize)
+            .find(|&id| {
+                let p = &self.patterns[id];
+                rest.len() >= p.len() && rest[..p.len()].eq_ignore_ascii_case(p)
+            })
     }
 
     /// Calls `f(rule, span)` for every keyword that starts in `block` (a keyword may
@@ -81,20 +197,62 @@ impl Keywords {
         block: Range<usize>,
         mut f: impl FnMut(u32, Range<usize>),
     ) {
-        let end = (block.end + self.max_len).min(hay.len());
+        let mut report = |at: usize, h: usize| {
+            let entry = self.table[h];
+            if entry == 0 {
+                return;
+            }
+            if entry == LONG {
+                // Only keywords of four bytes or more start this way: test four.
+                if hay.len() - at < 4 {
+                    return;
+                }
+                let h4 = hash4(load_u32(hay, at).into());
+                if self.table4[h4 >> 6] & (1 << (h4 & 63)) == 0 {
+                    return;
+                }
+            }
+            if let Some(id) = self.longest_at(hay, at, h) {
+                for &r in &self.rules[id] {
+                    f(r, at..at + self.patterns[id].len());
+                }
+            }
+        };
+        let table = &*self.table;
         let mut at = block.start;
+        // Eight positions per step, from two overlapping words, while both can be
+        // loaded; one branch per step.
+        let fast_end = block.end.min(hay.len().saturating_sub(13));
+        while at + 8 <= fast_end {
+            let lo = load_u64(hay, at);
+            let hi = load_u64(hay, at + 5);
+            // Two bits per position: the table's entry (LONG | SHORT), no branch.
+            let entry = |word: u64, j: u32| u32::from(table[hash_at(word, j)]);
+            let mut hits = entry(lo, 0)
+                | entry(lo, 1) << 2
+                | entry(lo, 2) << 4
+                | entry(lo, 3) << 6
+                | entry(lo, 4) << 8
+                | entry(hi, 0) << 10
+                | entry(hi, 1) << 12
+                | entry(hi, 2) << 14;
+            while hits != 0 {
+                let j = hits.trailing_zeros() / 2;
+                hits &= !(3 << (2 * j));
+                let h = if j < 5 {
+                    hash_at(lo, j)
+                } else {
+                    hash_at(hi, j - 5)
+                };
+                report(at + j as usize, h);
+            }
+            at += 8;
+        }
+        // The last positions: bytes past the end of the haystack read as zero (the
+        // exact comparison checks the length).
         while at < block.end {
-            let input = aho_corasick::Input::new(hay).span(at..end);
-            let Some(m) = self.automaton.find(input) else {
-                break;
-            };
-            if m.start() >= block.end {
-                break;
-            }
-            for &r in &self.rules[m.pattern().as_usize()] {
-                f(r, m.start()..m.end());
-            }
-            at = m.start() + 1;
+            report(at, hash_at(word_at(hay, at), 0));
+            at += 1;
         }
     }
 }
@@ -162,5 +320,74 @@ mod tests {
         k.find(hay, 0..6, |r, s| v.push((r, s)));
         k.find(hay, 6..hay.len(), |r, s| v.push((r, s)));
         assert_eq!(v, vec![(0, 4..9)]);
+    }
+
+    /// The longest keyword at every position, by comparing every keyword everywhere.
+    fn naive(keywords: &[&str], hay: &[u8]) -> Vec<(usize, usize)> {
+        let mut v = Vec::new();
+        for at in 0..hay.len() {
+            let longest = keywords
+                .iter()
+                .filter(|k| {
+                    hay[at..].len() >= k.len()
+                        && hay[at..at + k.len()].eq_ignore_ascii_case(k.as_bytes())
+                })
+                .map(|k| k.len())
+                .max();
+            if let Some(len) = longest {
+                v.push((at, at + len));
+            }
+        }
+        v
+    }
+
+    proptest::proptest! {
+        /// Every position where a keyword starts, and only those, whatever the
+        /// length of the haystack, the case, and the block boundaries.
+        #[test]
+        fn finds_what_a_naive_search_finds(
+            hay in proptest::collection::vec(proptest::sample::select(b"aAbBkKeEyY_-0x1 \n".to_vec()), 0..80),
+            cut in 0usize..80,
+        ) {
+            let words = ["key", "kEy_b", "ab", "0x", "bee", "a_b-k", "yyyy", "x1", "e"];
+            let specs: Vec<KeywordSpec> = words
+                .iter()
+                .enumerate()
+                .map(|(i, w)| KeywordSpec { rule: i as u32, keyword: w })
+                .collect();
+            let k = Keywords::new(&specs).unwrap().unwrap();
+            let cut = cut.min(hay.len());
+            let mut got = Vec::new();
+            for block in [0..cut, cut..hay.len()] {
+                k.find(&hay, block, |_, span| got.push((span.start, span.end)));
+            }
+            got.dedup();
+            proptest::prop_assert_eq!(got, naive(&words, &hay));
+        }
+    }
+
+    #[test]
+    fn long_haystack_every_offset() {
+        let words = ["xoxb-", "token", "pw", "0x", "sk_live_"];
+        let specs: Vec<KeywordSpec> = words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| KeywordSpec {
+                rule: i as u32,
+                keyword: w,
+            })
+            .collect();
+        let k = Keywords::new(&specs).unwrap().unwrap();
+        for pad in 0..40 {
+            let mut hay = vec![b'.'; pad];
+            hay.extend_from_slice(b"a XOXB-1 tokenpw 0x1 sk_live_ ");
+            hay.extend(std::iter::repeat_n(b'z', pad % 17));
+            let mut got = Vec::new();
+            k.find(&hay, 0..hay.len(), |_, span| {
+                got.push((span.start, span.end))
+            });
+            got.dedup();
+            assert_eq!(got, naive(&words, &hay), "pad {pad}");
+        }
     }
 }

@@ -442,6 +442,17 @@ impl Scanner {
             .map_or(0.0, |c| c.boost)
     }
 
+    /// Runs only the keyword prefilter over `hay` and counts (keyword, rule) hits:
+    /// for benchmarks (`prefilter-lab`), not a scan.
+    #[doc(hidden)]
+    pub fn keyword_hits(&self, hay: &[u8]) -> usize {
+        let mut n = 0;
+        if let Some(kw) = &self.inner.keywords {
+            kw.find(hay, 0..hay.len(), |_, _| n += 1);
+        }
+        n
+    }
+
     /// Scans a whole haystack; matches are sorted by offset.
     pub fn scan(&self, hay: &[u8], config: &ScanConfig) -> Vec<Match> {
         let mut out = Vec::new();
