@@ -33,6 +33,9 @@ pub use score::{placeholder_reason, reserved_reason};
 
 /// Longest window a rule may ask for around a candidate, whatever its regex says.
 const MAX_WINDOW: usize = 64 * 1024;
+/// Most bytes around a block searched for context words (windows reaching further
+/// scan for their words themselves).
+const MAX_CONTEXT_MARGIN: usize = 4096;
 /// Window used when a regex has no upper bound and the rule sets no `max_len`.
 const DEFAULT_MAX_LEN: usize = 1024;
 /// Candidates are gathered per block of this many haystack bytes, which bounds the
@@ -142,9 +145,9 @@ struct CompiledRule {
     validators: Vec<Validator>,
     /// Context words, compiled once for all rules with the same context.
     context: Option<Arc<score::Context>>,
-    /// For a rule whose required context at least two other rules share: the index
-    /// of the memo of context-word occurrences they share within a block.
-    reach_memo: Option<usize>,
+    /// For a rule whose context is required: the index of that context among the
+    /// required ones, whose words the keyword prefilter finds (`score::ContextHits`).
+    required_context: Option<usize>,
     confidence: f32,
     placeholder_filter: bool,
     /// Rules (indices) whose kept findings drop an overlapping finding of this one.
@@ -248,8 +251,13 @@ struct Inner {
     detectors: Vec<(Arc<RuleInfo>, Box<dyn Detector>)>,
     keywords: Option<keywords::Keywords>,
     anchors: anchor::AnchorRules,
-    /// Number of shared context-word memos (see `CompiledRule::reach_memo`).
-    memo_count: usize,
+    /// Number of distinct required contexts (see `CompiledRule::required_context`).
+    required_contexts: usize,
+    /// How far around a block the prefilter looks for context words: the reach of
+    /// most windows of required-context rules (the others scan for their words).
+    context_margin: usize,
+    /// Longest keyword or context word: no keyword hit is longer.
+    longest_keyword: usize,
     pool: Mutex<Vec<Scratch>>,
 }
 
@@ -346,7 +354,7 @@ impl Scanner {
                     contexts[at].2.push(idx);
                     contexts[at].1.clone()
                 }),
-                reach_memo: None,
+                required_context: None,
                 confidence: rule.confidence,
                 placeholder_filter: rule.placeholder_filter,
                 yields_to: Vec::new(),
@@ -364,18 +372,33 @@ impl Scanner {
                 rules[w].yielded_to = true;
             }
         }
-        // Rules that share a required context share a memo of where its words
-        // occur. The first rule of a group pays for filling it (overlapping matches
-        // over a slightly wider range), so only groups of three or more gain.
-        let mut memo_count = 0;
+        // The words of required contexts join the keyword prefilter as pseudo-rules
+        // `rules.len() + k`: where they occur is known per block after one pass, and
+        // a window without one in reach is skipped without a scan.
+        let mut required_contexts = 0;
+        let mut context_margin = 0;
         for (spec, _, users) in &contexts {
-            if spec.required && users.len() >= 3 {
-                for &idx in users {
-                    rules[idx].reach_memo = Some(memo_count);
-                }
-                memo_count += 1;
+            if !spec.required {
+                continue;
             }
+            for word in &spec.words {
+                keyword_specs.push(keywords::KeywordSpec {
+                    rule: (rules.len() + required_contexts) as u32,
+                    keyword: word,
+                });
+            }
+            for &idx in users {
+                rules[idx].required_context = Some(required_contexts);
+                let reach = rules[idx].before.max(rules[idx].max_len) + spec.window;
+                context_margin = context_margin.max(reach.min(MAX_CONTEXT_MARGIN));
+            }
+            required_contexts += 1;
         }
+        let longest_keyword = keyword_specs
+            .iter()
+            .map(|k| k.keyword.len())
+            .max()
+            .unwrap_or(0);
         let keywords = keywords::Keywords::new(&keyword_specs).map_err(EngineError::Keywords)?;
         Ok(Scanner {
             inner: Arc::new(Inner {
@@ -383,7 +406,9 @@ impl Scanner {
                 detectors: Vec::new(),
                 keywords,
                 anchors,
-                memo_count,
+                required_contexts,
+                context_margin,
+                longest_keyword,
                 pool: Mutex::new(Vec::new()),
             }),
         })
@@ -557,11 +582,23 @@ impl Scanner {
         mut stats: Option<&mut Vec<RuleStats>>,
     ) {
         let inner = &*self.inner;
-        // 1. prefilter: keywords
+        // 1. prefilter: keywords, and the words of required contexts in and around
+        // the block
+        let covered = block.start.saturating_sub(inner.context_margin)
+            ..(block.end + inner.context_margin).min(hay.len());
+        scratch
+            .context_hits
+            .reset(inner.required_contexts, covered.clone());
         if let Some(kw) = &inner.keywords {
-            kw.find(hay, block.clone(), |r, span| {
-                let rule = &inner.rules[r as usize];
-                scratch.add_candidate(r as usize, span, rule.before, rule.max_len, hay.len());
+            let n = inner.rules.len();
+            kw.find(hay, covered, |r, span| {
+                let r = r as usize;
+                if r >= n {
+                    scratch.context_hits.hits[r - n].push(span);
+                } else if block.contains(&span.start) {
+                    let rule = &inner.rules[r];
+                    scratch.add_candidate(r, span, rule.before, rule.max_len, hay.len());
+                }
             });
         }
         // 1b. prefilter: byte anchors
@@ -570,12 +607,6 @@ impl Scanner {
             scratch.add_candidate(rule as usize, span, r.before, r.max_len, hay.len());
         });
         // 2 + 3. confirm and score, rule by rule
-        scratch
-            .memos
-            .resize_with(inner.memo_count, score::ReachMemo::default);
-        for memo in &mut scratch.memos {
-            memo.clear();
-        }
         let touched = std::mem::take(&mut scratch.touched);
         for &r in &touched {
             let rule = &inner.rules[r];
@@ -594,10 +625,15 @@ impl Scanner {
                     .as_ref()
                     .filter(|c| c.required && !config.explain)
                 {
-                    let in_reach = match rule.reach_memo {
-                        Some(i) => ctx.any_in_reach_memo(hay, w.run.clone(), &mut scratch.memos[i]),
-                        None => ctx.any_in_reach(hay, w.run.clone()),
-                    };
+                    let reach = ctx.reach(hay.len(), w.run.clone());
+                    let in_reach = rule
+                        .required_context
+                        .and_then(|k| {
+                            scratch
+                                .context_hits
+                                .any_in(k, &reach, inner.longest_keyword)
+                        })
+                        .unwrap_or_else(|| ctx.any_in_reach(hay, w.run.clone()));
                     if !in_reach {
                         continue;
                     }
@@ -632,8 +668,8 @@ struct Scratch {
     touched: Vec<usize>,
     caches: Vec<Option<meta::Cache>>,
     captures: Vec<Option<Captures>>,
-    /// Shared context-word memos, valid for one block.
-    memos: Vec<score::ReachMemo>,
+    /// Where the words of required contexts occur around the current block.
+    context_hits: score::ContextHits,
 }
 
 impl Scratch {
@@ -643,7 +679,7 @@ impl Scratch {
             touched: Vec::new(),
             caches: (0..rules.len()).map(|_| None).collect(),
             captures: (0..rules.len()).map(|_| None).collect(),
-            memos: Vec::new(),
+            context_hits: score::ContextHits::default(),
         }
     }
 

@@ -30,7 +30,6 @@ impl Context {
         }
     }
 
-    /// True when a context word occurs within the window before or after `span`.
     /// True when a context word occurs anywhere within the window of `region`: a
     /// cheap necessary condition for [`Context::found_near`] on any span inside it.
     pub(super) fn any_in_reach(&self, hay: &[u8], region: Range<usize>) -> bool {
@@ -38,35 +37,11 @@ impl Context {
     }
 
     /// `region` widened by the window on both sides, within the haystack.
-    fn reach(&self, hay_len: usize, region: Range<usize>) -> Range<usize> {
+    pub(super) fn reach(&self, hay_len: usize, region: Range<usize>) -> Range<usize> {
         region.start.saturating_sub(self.window)..(region.end + self.window).min(hay_len)
     }
 
-    /// [`Context::any_in_reach`] answered from (and adding to) `memo`, which rules
-    /// with the same words and window share within one block: the twelve national
-    /// phone rules ask about the same digit runs, and only the first one scans.
-    pub(super) fn any_in_reach_memo(
-        &self,
-        hay: &[u8],
-        region: Range<usize>,
-        memo: &mut ReachMemo,
-    ) -> bool {
-        let reach = self.reach(hay.len(), region);
-        if !memo.covers(&reach) {
-            // Scan a little more than asked, so that the same question from a rule
-            // with a slightly wider window is answered from the memo.
-            let scan =
-                reach.start.saturating_sub(MEMO_SLACK)..(reach.end + MEMO_SLACK).min(hay.len());
-            let base = scan.start;
-            let found = self
-                .words
-                .find_overlapping_iter(&hay[scan.clone()])
-                .map(|m| (base + m.start(), base + m.end()));
-            memo.add(scan, found);
-        }
-        memo.any_within(&reach)
-    }
-
+    /// True when a context word occurs within the window before or after `span`.
     pub(super) fn found_near(&self, hay: &[u8], span: Range<usize>) -> bool {
         let before = span.start.saturating_sub(self.window)..span.start;
         let after = span.end..(span.end + self.window).min(hay.len());
@@ -100,56 +75,44 @@ impl Context {
     }
 }
 
-/// Bytes scanned beyond what a memoised reach question asks.
-const MEMO_SLACK: usize = 64;
-
-/// Context-word occurrences found so far in one block, for one set of words: the
-/// ranges that were scanned (each scanned whole, with overlapping matches, so every
-/// occurrence lying inside one of them is known) and the occurrences found.
+/// Where the words of each required context occur in and around one block, found
+/// by the keyword prefilter in the same pass as the rule keywords: a window without
+/// a context word in reach is skipped by a binary search instead of a scan.
 #[derive(Debug, Default)]
-pub(super) struct ReachMemo {
-    /// Scanned ranges, sorted by start (they may overlap; they are never merged,
-    /// since a word crossing the seam of two scans was seen by neither).
-    scanned: Vec<Range<usize>>,
-    /// Occurrences (start, end), sorted, without duplicates.
-    hits: Vec<(usize, usize)>,
+pub(super) struct ContextHits {
+    /// The range the prefilter searched (words lying inside it are all known).
+    pub(super) covered: Range<usize>,
+    /// Per required context: spans of keyword hits that hold one of its words,
+    /// sorted by start.
+    pub(super) hits: Vec<Vec<Range<usize>>>,
 }
 
-impl ReachMemo {
-    pub(super) fn clear(&mut self) {
-        self.scanned.clear();
-        self.hits.clear();
-    }
-
-    /// True when one scanned range holds all of `reach`.
-    fn covers(&self, reach: &Range<usize>) -> bool {
-        let upto = self.scanned.partition_point(|r| r.start <= reach.start);
-        // Ranges are of similar lengths: the last few that start before `reach` are
-        // the ones that can hold it. Missing one only costs a scan.
-        self.scanned[..upto]
-            .iter()
-            .rev()
-            .take(4)
-            .any(|r| r.end >= reach.end)
-    }
-
-    fn add(&mut self, scan: Range<usize>, found: impl Iterator<Item = (usize, usize)>) {
-        let at = self.scanned.partition_point(|r| r.start <= scan.start);
-        self.scanned.insert(at, scan);
-        for hit in found {
-            if let Err(at) = self.hits.binary_search(&hit) {
-                self.hits.insert(at, hit);
-            }
+impl ContextHits {
+    /// Starts a block whose words are searched in `covered`.
+    pub(super) fn reset(&mut self, contexts: usize, covered: Range<usize>) {
+        self.hits.resize_with(contexts, Vec::new);
+        for h in &mut self.hits {
+            h.clear();
         }
+        self.covered = covered;
     }
 
-    /// True when a known occurrence lies inside `reach`.
-    fn any_within(&self, reach: &Range<usize>) -> bool {
-        let from = self.hits.partition_point(|h| h.0 < reach.start);
-        self.hits[from..]
-            .iter()
-            .take_while(|h| h.0 < reach.end)
-            .any(|h| h.1 <= reach.end)
+    /// Whether a word of context `ctx` may lie in `reach`: `None` when `reach` is not
+    /// inside the searched range (the caller scans), else `Some(false)` only when no
+    /// hit overlaps it. A hit is the span of the longest keyword at its position,
+    /// which holds the word; words are at most `longest` bytes.
+    pub(super) fn any_in(&self, ctx: usize, reach: &Range<usize>, longest: usize) -> Option<bool> {
+        if reach.start < self.covered.start || reach.end > self.covered.end {
+            return None;
+        }
+        let hits = &self.hits[ctx];
+        let from = hits.partition_point(|h| h.start + longest <= reach.start);
+        Some(
+            hits[from..]
+                .iter()
+                .take_while(|h| h.start < reach.end)
+                .any(|h| h.end > reach.start),
+        )
     }
 }
 
@@ -359,36 +322,6 @@ mod tests {
         // an abbreviation is not a sentence end
         let hay = b"SSN no. 987654321";
         assert!(before.found_near(hay, 8..17));
-    }
-
-    #[test]
-    fn memoised_reach_answers_like_a_fresh_scan() {
-        let spec: ContextSpec =
-            toml::from_str("words = [\"ab\", \"bcd\", \"phone\"]\nwindow = 8").unwrap();
-        let ctx = Context::new(&spec);
-        let mut hay = Vec::new();
-        for i in 0..400u32 {
-            let piece: &[u8] = match (i * 7919) % 5 {
-                0 => b"abcd ",
-                1 => b"phone ",
-                2 => b"xx 12 ",
-                3 => b"zbcdz ",
-                _ => b"....... ",
-            };
-            hay.extend_from_slice(piece);
-        }
-        let mut memo = ReachMemo::default();
-        // two passes with different region widths, as two rules sharing words ask
-        for width in [3usize, 9, 1] {
-            for start in (0..hay.len()).step_by(7) {
-                let region = start..(start + width).min(hay.len());
-                assert_eq!(
-                    ctx.any_in_reach_memo(&hay, region.clone(), &mut memo),
-                    ctx.any_in_reach(&hay, region.clone()),
-                    "region {region:?} width {width}"
-                );
-            }
-        }
     }
 
     #[test]

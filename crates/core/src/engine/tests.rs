@@ -126,6 +126,66 @@ context = { words = ["ssn"], required = true, boost = 0.3 }
     assert!((found[0].confidence - 0.9).abs() < 1e-6);
 }
 
+/// Context words of required contexts are found by the keyword prefilter in and
+/// around each block: a word in the block before the value's, or right after the
+/// value, counts; a window reaching past what was searched scans for itself.
+#[test]
+fn required_context_across_block_boundaries() {
+    let s = scanner_with(
+        r#"
+[[rule]]
+id = "t.nine"
+name = "nine digits"
+category = "government_id"
+severity = "high"
+anchor = { digits = { min = 9 } }
+regex = '(?-u:\b)(?P<value>[0-9]{9})(?-u:\b)'
+context = { words = ["ssn", "social security"], required = true, window = 24 }
+
+[[rule]]
+id = "t.wide"
+name = "nine letters Q"
+category = "pii"
+severity = "low"
+keywords = ["qqq"]
+regex = 'qqq(?P<value>[a-z]{9})'
+max_len = 9000
+context = { words = ["wideword"], required = true, window = 24 }
+"#,
+    );
+    let config = ScanConfig::default();
+    for value_at in [BLOCK - 12, BLOCK - 4, BLOCK, BLOCK + 3, BLOCK + 20] {
+        // context before the value, possibly in the previous block
+        let mut hay = vec![b'.'; value_at - 8];
+        hay.extend_from_slice(b" SSN is ");
+        hay.extend_from_slice(b"918273645 and more");
+        hay.resize(BLOCK * 2 + 100, b'.');
+        let found = s.scan(&hay, &config);
+        assert_eq!(found.len(), 1, "context before, value at {value_at}");
+        assert_eq!(found[0].start, value_at);
+        // context after the value, possibly in the next block
+        let mut hay = vec![b'.'; value_at - 1];
+        hay.extend_from_slice(b" 918273645 (social security)");
+        hay.resize(BLOCK * 2 + 100, b'.');
+        assert_eq!(s.scan(&hay, &config).len(), 1, "context after, {value_at}");
+        // no context in reach: nothing
+        let mut hay = vec![b'.'; value_at - 1];
+        hay.extend_from_slice(b" 918273645 ");
+        hay.resize(BLOCK * 2 + 100, b'.');
+        assert!(s.scan(&hay, &config).is_empty(), "no context, {value_at}");
+    }
+    // a window of 9000 bytes after the keyword reaches past the searched margin:
+    // the rule scans for its words itself
+    let mut hay = vec![b'.'; BLOCK - 5];
+    hay.extend_from_slice(b"qqqabcdefghi wideword");
+    hay.resize(BLOCK + 12000, b'.');
+    let found = s.scan(&hay, &config);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].start, BLOCK - 2);
+    hay[BLOCK + 8..BLOCK + 16].copy_from_slice(b"........");
+    assert!(s.scan(&hay, &config).is_empty());
+}
+
 #[test]
 fn generic_rule_suppressed_by_specific() {
     let s = scanner_with(&format!(
