@@ -8,9 +8,19 @@ use crate::rules::Anchor;
 #[derive(Debug, Default)]
 pub(super) struct AnchorRules {
     at: Vec<u32>,
-    /// (rule, min digits, uppercase letters required before the run, letter after)
-    digits: Vec<(u32, u32, u32, bool)>,
+    digits: Vec<DigitRule>,
     hex_sep: Vec<u32>,
+}
+
+/// What a digit-anchored rule asks of a run.
+#[derive(Debug)]
+struct DigitRule {
+    rule: u32,
+    min: u32,
+    /// Uppercase letters required right before the run.
+    letters_before: u32,
+    letter_after: bool,
+    min_dots: u32,
 }
 
 /// Separators allowed between the digits of one run.
@@ -30,9 +40,14 @@ impl AnchorRules {
                 min,
                 letters_before,
                 letter_after,
-            } => self
-                .digits
-                .push((rule, min.max(1), letters_before, letter_after)),
+                min_dots,
+            } => self.digits.push(DigitRule {
+                rule,
+                min: min.max(1),
+                letters_before,
+                letter_after,
+                min_dots,
+            }),
             Anchor::HexSeparator => self.hex_sep.push(rule),
         }
     }
@@ -68,19 +83,25 @@ impl AnchorRules {
             }
         }
         if !self.digits.is_empty() {
-            let min_all = self.digits.iter().map(|d| d.1).min().unwrap_or(1);
+            let min_all = self.digits.iter().map(|d| d.min).min().unwrap_or(1);
+            let count_dots = self.digits.iter().any(|d| d.min_dots > 0);
             for_each_digit_run(hay, block, |run, count| {
                 if count < min_all {
                     return;
                 }
-                for &(r, min, letters, letter_after) in &self.digits {
-                    if count < min {
+                let dots = if count_dots {
+                    memchr::memchr_iter(b'.', &hay[run.clone()]).count() as u32
+                } else {
+                    0
+                };
+                for d in &self.digits {
+                    if count < d.min || dots < d.min_dots {
                         continue;
                     }
-                    if letter_after && !hay.get(run.end).is_some_and(u8::is_ascii_alphabetic) {
+                    if d.letter_after && !hay.get(run.end).is_some_and(u8::is_ascii_alphabetic) {
                         continue;
                     }
-                    let letters = letters as usize;
+                    let (r, letters) = (d.rule, d.letters_before as usize);
                     if letters > 0
                         && (run.start < letters
                             || !hay[run.start - letters..run.start]
@@ -218,6 +239,7 @@ mod tests {
                 min: 1,
                 letters_before: 0,
                 letter_after: true,
+                min_dots: 0,
             },
         );
         rules.add(
@@ -226,6 +248,7 @@ mod tests {
                 min: 2,
                 letters_before: 2,
                 letter_after: false,
+                min_dots: 0,
             },
         );
         let hay = b"1BoatSLR 3rd 42 DE89 x9";
@@ -234,6 +257,24 @@ mod tests {
         // rule 0: runs followed by a letter ("1" of 1Boat, "3" of 3rd);
         // rule 1: "89" after "DE", span starting at the letters
         assert_eq!(hits, vec![(0, 0..1), (0, 9..10), (1, 16..20)]);
+    }
+
+    #[test]
+    fn min_dots_counts_dots_inside_the_run() {
+        let mut rules = AnchorRules::default();
+        rules.add(
+            7,
+            Anchor::Digits {
+                min: 4,
+                letters_before: 0,
+                letter_after: false,
+                min_dots: 3,
+            },
+        );
+        let hay = b"v 10.0.0.1, 2024-01-05, 1.2.3, 192.168.001.010.";
+        let mut hits = Vec::new();
+        rules.find(hay, 0..hay.len(), |r, span| hits.push((r, span)));
+        assert_eq!(hits, vec![(7, 2..10), (7, 31..46)]);
     }
 
     #[test]

@@ -150,6 +150,9 @@ struct CompiledRule {
     required_context: Option<usize>,
     confidence: f32,
     placeholder_filter: bool,
+    /// Bytes one of which must occur within this many bytes from the start of a
+    /// trigger (`Rule::followed_by`).
+    followed_by: Option<(Vec<u8>, usize)>,
     /// Rules (indices) whose kept findings drop an overlapping finding of this one.
     yields_to: Vec<usize>,
     /// Some rule yields to this one.
@@ -163,6 +166,19 @@ impl CompiledRule {
             let _ = self.regex.set(self.source.compile()?);
         }
         Ok(())
+    }
+
+    /// Whether a trigger at `span` can start a match: one of the `followed_by`
+    /// bytes is close enough after its start.
+    #[inline]
+    fn triggered_at(&self, hay: &[u8], span: &Range<usize>) -> bool {
+        match &self.followed_by {
+            None => true,
+            Some((bytes, within)) => {
+                let near = &hay[span.start..(span.start + within).min(hay.len())];
+                near.iter().any(|b| bytes.contains(b))
+            }
+        }
     }
 
     /// The regex and its `value` group, compiled on first use.
@@ -357,6 +373,10 @@ impl Scanner {
                 required_context: None,
                 confidence: rule.confidence,
                 placeholder_filter: rule.placeholder_filter,
+                followed_by: rule
+                    .followed_by
+                    .as_ref()
+                    .map(|f| (f.any_of.as_bytes().to_vec(), f.within)),
                 yields_to: Vec::new(),
                 yielded_to: false,
             });
@@ -597,14 +617,18 @@ impl Scanner {
                     scratch.context_hits.hits[r - n].push(span);
                 } else if block.contains(&span.start) {
                     let rule = &inner.rules[r];
-                    scratch.add_candidate(r, span, rule.before, rule.max_len, hay.len());
+                    if rule.triggered_at(hay, &span) {
+                        scratch.add_candidate(r, span, rule.before, rule.max_len, hay.len());
+                    }
                 }
             });
         }
         // 1b. prefilter: byte anchors
         inner.anchors.find(hay, block.clone(), |rule, span| {
             let r = &inner.rules[rule as usize];
-            scratch.add_candidate(rule as usize, span, r.before, r.max_len, hay.len());
+            if r.triggered_at(hay, &span) {
+                scratch.add_candidate(rule as usize, span, r.before, r.max_len, hay.len());
+            }
         });
         // 2 + 3. confirm and score, rule by rule
         let touched = std::mem::take(&mut scratch.touched);

@@ -334,8 +334,9 @@ fn anchored_rules_have_small_windows() {
 }
 
 #[test]
-fn max_before_changes_no_finding_on_any_example() {
-    // `max_before` only narrows windows: with it and without it, every example and
+fn narrowing_keys_change_no_finding_on_any_example() {
+    // `max_before`, `followed_by` and the digit anchor's `min_dots` only narrow
+    // windows or skip triggers: with them and without them, every example and
     // negative example of the catalog (each rule's texts, scanned by the whole
     // catalog) must give the same findings, dropped candidates included.
     #[derive(serde::Serialize)]
@@ -348,9 +349,32 @@ fn max_before_changes_no_finding_on_any_example() {
         .iter()
         .map(|r| crate::rules::Rule {
             max_before: None,
+            followed_by: None,
+            anchor: r.rule.anchor.map(|a| match a {
+                crate::rules::Anchor::Digits {
+                    min,
+                    letters_before,
+                    letter_after,
+                    ..
+                } => crate::rules::Anchor::Digits {
+                    min,
+                    letters_before,
+                    letter_after,
+                    min_dots: 0,
+                },
+                other => other,
+            }),
             ..r.rule.clone()
         })
         .collect();
+    assert!(
+        set.rules()
+            .iter()
+            .filter(|r| r.rule.followed_by.is_some())
+            .count()
+            >= 6,
+        "the generic assignment rules are expected to ask for an operator"
+    );
     assert!(
         set.rules()
             .iter()

@@ -129,10 +129,27 @@ pub enum Anchor {
         /// base58 or hex strings, `1BoatSLR...`).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         letter_after: bool,
+        /// Fewest `.` separators in the run (IPv4 addresses: three).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        min_dots: u32,
     },
     /// A `:` or `-` with a hex digit on its left and a hex digit or `:` on its right
     /// (IPv6 and MAC addresses).
     HexSeparator,
+}
+
+/// See [`Rule::followed_by`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FollowedBy {
+    /// One of these bytes (ASCII)...
+    pub any_of: String,
+    /// ...occurs within this many bytes from the start of the keyword or anchor.
+    pub within: usize,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A validator as written in a rule file: a bare name, or a table with parameters.
@@ -254,6 +271,11 @@ pub struct Rule {
     /// the longest match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_before: Option<usize>,
+    /// A byte every match holds close after where its keyword or anchor starts
+    /// (an assignment's `=` or `:`): triggers without one are skipped before the
+    /// regex runs, which makes rules on common words cheap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub followed_by: Option<FollowedBy>,
     /// Checks the value must pass.
     #[serde(default)]
     pub validators: Vec<ValidatorSpec>,
@@ -500,12 +522,16 @@ pub fn catalog_markdown(set: &RuleSet) -> String {
                     min,
                     letters_before,
                     letter_after,
+                    min_dots,
                 }) => {
                     let mut s = String::new();
                     if letters_before > 0 {
                         s.push_str(&format!("{letters_before} letters + "));
                     }
                     s.push_str(&format!("{min}+ digits"));
+                    if min_dots > 0 {
+                        s.push_str(&format!(" with {min_dots}+ dots"));
+                    }
                     if letter_after {
                         s.push_str(" + letter");
                     }
