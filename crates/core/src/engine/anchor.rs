@@ -21,6 +21,7 @@ struct DigitRule {
     letters_before: u32,
     letter_after: bool,
     min_dots: u32,
+    min_word: u32,
 }
 
 /// Separators allowed between the digits of one run.
@@ -41,12 +42,14 @@ impl AnchorRules {
                 letters_before,
                 letter_after,
                 min_dots,
+                min_word,
             } => self.digits.push(DigitRule {
                 rule,
                 min: min.max(1),
                 letters_before,
                 letter_after,
                 min_dots,
+                min_word,
             }),
             Anchor::HexSeparator => self.hex_sep.push(rule),
         }
@@ -85,6 +88,7 @@ impl AnchorRules {
         if !self.digits.is_empty() {
             let min_all = self.digits.iter().map(|d| d.min).min().unwrap_or(1);
             let count_dots = self.digits.iter().any(|d| d.min_dots > 0);
+            let longest_word = self.digits.iter().map(|d| d.min_word).max().unwrap_or(0);
             for_each_digit_run(hay, block, |run, count| {
                 if count < min_all {
                     return;
@@ -94,11 +98,20 @@ impl AnchorRules {
                 } else {
                     0
                 };
+                // Measured once per run, up to the longest word a rule asks for.
+                let mut word = None;
                 for d in &self.digits {
                     if count < d.min || dots < d.min_dots {
                         continue;
                     }
                     if d.letter_after && !hay.get(run.end).is_some_and(u8::is_ascii_alphabetic) {
+                        continue;
+                    }
+                    if d.min_word > 0
+                        && *word.get_or_insert_with(|| {
+                            word_len(hay, run.end - 1, longest_word as usize)
+                        }) < d.min_word as usize
+                    {
                         continue;
                     }
                     let (r, letters) = (d.rule, d.letters_before as usize);
@@ -115,6 +128,24 @@ impl AnchorRules {
             });
         }
     }
+}
+
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Length of the word (run of ASCII letters, digits and `_`) holding `hay[at]`, or
+/// `limit` if it is at least that long: looks at no more than `limit` bytes.
+fn word_len(hay: &[u8], at: usize, limit: usize) -> usize {
+    let mut end = at;
+    while end < hay.len() && end - at < limit && is_word(hay[end]) {
+        end += 1;
+    }
+    let mut start = at;
+    while start > 0 && end - start < limit && is_word(hay[start - 1]) {
+        start -= 1;
+    }
+    (end - start).min(limit)
 }
 
 /// Finds maximal runs that start and end with an ASCII digit, where digits may be
@@ -240,6 +271,7 @@ mod tests {
                 letters_before: 0,
                 letter_after: true,
                 min_dots: 0,
+                min_word: 0,
             },
         );
         rules.add(
@@ -249,6 +281,7 @@ mod tests {
                 letters_before: 2,
                 letter_after: false,
                 min_dots: 0,
+                min_word: 0,
             },
         );
         let hay = b"1BoatSLR 3rd 42 DE89 x9";
@@ -269,12 +302,37 @@ mod tests {
                 letters_before: 0,
                 letter_after: false,
                 min_dots: 3,
+                min_word: 0,
             },
         );
         let hay = b"v 10.0.0.1, 2024-01-05, 1.2.3, 192.168.001.010.";
         let mut hits = Vec::new();
         rules.find(hay, 0..hay.len(), |r, span| hits.push((r, span)));
         assert_eq!(hits, vec![(7, 2..10), (7, 31..46)]);
+    }
+
+    #[test]
+    fn min_word_measures_the_word_around_the_last_digit() {
+        let mut rules = AnchorRules::default();
+        rules.add(
+            3,
+            Anchor::Digits {
+                min: 1,
+                letters_before: 0,
+                letter_after: true,
+                min_word: 10,
+                min_dots: 0,
+            },
+        );
+        let hay = b"3rd x 12 1abcdefghi ab_1cdefghij 1abcdefgh";
+        let mut hits = Vec::new();
+        rules.find(hay, 0..hay.len(), |r, span| hits.push((r, span)));
+        // "3rd" is 3 bytes, "1abcdefghi" 10 (its run is "12 1"), "ab_1cdefghij" 12
+        // (the digit inside), "1abcdefgh" 9
+        assert_eq!(hits, vec![(3, 6..10), (3, 23..24)]);
+        assert_eq!(word_len(b"abc", 0, 3), 3);
+        assert_eq!(word_len(b"abc def", 2, 9), 3);
+        assert_eq!(word_len(b"x abcdef", 4, 4), 4);
     }
 
     #[test]

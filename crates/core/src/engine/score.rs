@@ -219,10 +219,13 @@ pub fn placeholder_reason(value: &[u8]) -> Option<&'static str> {
     if repeated_pattern(&body) {
         return Some("placeholder value (repeated pattern)");
     }
-    if PLACEHOLDER_MARKS
-        .iter()
-        .any(|m| memchr::memmem::find(&lower, m.as_bytes()).is_some())
-    {
+    // One automaton over all marks, built once (a `memmem::find` per mark built a
+    // searcher per mark per candidate).
+    static MARKS: std::sync::OnceLock<AhoCorasick> = std::sync::OnceLock::new();
+    let marks = MARKS.get_or_init(|| {
+        AhoCorasick::new(PLACEHOLDER_MARKS).expect("placeholder marks are plain literals")
+    });
+    if marks.is_match(&lower) {
         return Some("placeholder or documentation example");
     }
     None

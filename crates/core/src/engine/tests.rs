@@ -361,6 +361,7 @@ fn narrowing_keys_change_no_finding_on_any_example() {
                     letters_before,
                     letter_after,
                     min_dots: 0,
+                    min_word: 0,
                 },
                 other => other,
             }),

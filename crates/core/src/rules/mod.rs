@@ -132,6 +132,11 @@ pub enum Anchor {
         /// Fewest `.` separators in the run (IPv4 addresses: three).
         #[serde(default, skip_serializing_if = "is_zero")]
         min_dots: u32,
+        /// Shortest word (run of ASCII letters, digits and `_`) holding the last
+        /// digit of the run: values that are whole words of at least this length
+        /// (base58 addresses) skip the digits inside ordinary words.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        min_word: u32,
     },
     /// A `:` or `-` with a hex digit on its left and a hex digit or `:` on its right
     /// (IPv6 and MAC addresses).
@@ -523,6 +528,7 @@ pub fn catalog_markdown(set: &RuleSet) -> String {
                     letters_before,
                     letter_after,
                     min_dots,
+                    min_word,
                 }) => {
                     let mut s = String::new();
                     if letters_before > 0 {
@@ -531,6 +537,9 @@ pub fn catalog_markdown(set: &RuleSet) -> String {
                     s.push_str(&format!("{min}+ digits"));
                     if min_dots > 0 {
                         s.push_str(&format!(" with {min_dots}+ dots"));
+                    }
+                    if min_word > 0 {
+                        s.push_str(&format!(" in a {min_word}+ byte word"));
                     }
                     if letter_after {
                         s.push_str(" + letter");
