@@ -68,6 +68,12 @@ fn hash_at(word: u64, j: u32) -> usize {
     ((((word | FOLD) >> (8 * j)) << 40).wrapping_mul(MULTIPLIER) >> (64 - HASH_BITS)) as usize
 }
 
+/// Hash of the four bytes at byte `j` (0..=4) of a little-endian word, folded.
+#[inline(always)]
+fn hash4_at(word: u64, j: u32) -> usize {
+    ((((word | FOLD) >> (8 * j)) << 32).wrapping_mul(MULTIPLIER) >> (64 - HASH_BITS)) as usize
+}
+
 /// Hash of the low four bytes of a word, folded.
 #[inline(always)]
 fn hash4(word: u64) -> usize {
@@ -197,27 +203,19 @@ impl Keywords {
         block: Range<usize>,
         mut f: impl FnMut(u32, Range<usize>),
     ) {
+        // The exact comparison, for positions that passed the tables.
         let mut report = |at: usize, h: usize| {
-            let entry = self.table[h];
-            if entry == 0 {
-                return;
-            }
-            if entry == LONG {
-                // Only keywords of four bytes or more start this way: test four.
-                if hay.len() - at < 4 {
-                    return;
-                }
-                let h4 = hash4(load_u32(hay, at).into());
-                if self.table4[h4 >> 6] & (1 << (h4 & 63)) == 0 {
-                    return;
-                }
-            }
             if let Some(id) = self.longest_at(hay, at, h) {
                 for &r in &self.rules[id] {
                     f(r, at..at + self.patterns[id].len());
                 }
             }
         };
+        let table4 = &*self.table4;
+        // The second test: where only keywords of four bytes or more start with these
+        // three, their first four must hash into `table4`.
+        let passes4 =
+            |entry: u8, h4: usize| entry != LONG || table4[h4 >> 6] & (1 << (h4 & 63)) != 0;
         let table = &*self.table;
         let mut at = block.start;
         // Eight positions per step, from two overlapping words, while both can be
@@ -238,20 +236,28 @@ impl Keywords {
                 | entry(hi, 2) << 14;
             while hits != 0 {
                 let j = hits.trailing_zeros() / 2;
+                let entry = (hits >> (2 * j) & 3) as u8;
                 hits &= !(3 << (2 * j));
-                let h = if j < 5 {
-                    hash_at(lo, j)
-                } else {
-                    hash_at(hi, j - 5)
-                };
-                report(at + j as usize, h);
+                let (word, k) = if j < 5 { (lo, j) } else { (hi, j - 5) };
+                if passes4(entry, hash4_at(word, k)) {
+                    report(at + j as usize, hash_at(word, k));
+                }
             }
             at += 8;
         }
         // The last positions: bytes past the end of the haystack read as zero (the
         // exact comparison checks the length).
         while at < block.end {
-            report(at, hash_at(word_at(hay, at), 0));
+            let word = word_at(hay, at);
+            let h = hash_at(word, 0);
+            let entry = self.table[h];
+            // (fewer than four bytes left: a long keyword cannot start here)
+            if entry != 0
+                && (entry != LONG
+                    || hay.len() - at >= 4 && passes4(entry, hash4(load_u32(hay, at).into())))
+            {
+                report(at, h);
+            }
             at += 1;
         }
     }
