@@ -46,6 +46,9 @@ pub(super) struct Keywords {
     /// bucket `b` are `ids[starts[b]..starts[b + 1]]`.
     starts: Vec<u32>,
     ids: Vec<u16>,
+    /// Per pattern: its first (up to) eight bytes folded, and the mask of those
+    /// bytes, to reject most bucket entries with one comparison.
+    heads: Vec<(u64, u64)>,
 }
 
 /// One keyword of one rule.
@@ -172,7 +175,22 @@ impl Keywords {
             ids.extend(bucket);
         }
         starts.push(ids.len() as u32);
+        let heads = patterns
+            .iter()
+            .map(|p| {
+                let n = p.len().min(8);
+                let mut head = [0u8; 8];
+                head[..n].copy_from_slice(&p[..n]);
+                let mask = if n == 8 {
+                    u64::MAX
+                } else {
+                    (1u64 << (8 * n)) - 1
+                };
+                ((u64::from_le_bytes(head) | FOLD) & mask, mask)
+            })
+            .collect();
         Ok(Some(Keywords {
+            heads,
             patterns,
             rules,
             table,
@@ -186,12 +204,22 @@ impl Keywords {
     fn longest_at(&self, hay: &[u8], at: usize, h: usize) -> Option<usize> {
         let b = h >> (HASH_BITS - BUCKET_BITS);
         let rest = &hay[at..];
+        let word = if rest.len() >= 8 {
+            load_u64(rest, 0)
+        } else {
+            let mut head = [0u8; 8];
+            head[..rest.len()].copy_from_slice(rest);
+            u64::from_le_bytes(head)
+        } | FOLD;
         self.ids[self.starts[b] as usize..self.starts[b + 1] as usize]
             .iter()
             .map(|&id| id as usize)
             .find(|&id| {
+                let (head, mask) = self.heads[id];
                 let p = &self.patterns[id];
-                rest.len() >= p.len() && rest[..p.len()].eq_ignore_ascii_case(p)
+                word & mask == head
+                    && rest.len() >= p.len()
+                    && rest[..p.len()].eq_ignore_ascii_case(p)
             })
     }
 

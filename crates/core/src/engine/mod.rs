@@ -650,6 +650,23 @@ impl Scanner {
                     .filter(|c| c.required && !config.explain)
                 {
                     let reach = ctx.reach(hay.len(), w.run.clone());
+                    // A window that reaches past what the prefilter searched (the
+                    // run of a file of digits) extends the search once for all.
+                    let hits = &mut scratch.context_hits;
+                    if let Some(kw) = &inner.keywords {
+                        if rule.required_context.is_some()
+                            && reach.start >= hits.covered.start
+                            && reach.end > hits.covered.end
+                        {
+                            let n = inner.rules.len();
+                            kw.find(hay, hits.covered.end..reach.end, |r, span| {
+                                if r as usize >= n {
+                                    hits.hits[r as usize - n].push(span);
+                                }
+                            });
+                            hits.covered.end = reach.end;
+                        }
+                    }
                     let in_reach = rule
                         .required_context
                         .and_then(|k| {
