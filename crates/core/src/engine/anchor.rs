@@ -218,6 +218,23 @@ fn next_digit(hay: &[u8], mut from: usize, end: usize) -> usize {
 mod tests {
     use super::*;
 
+    /// A digit anchor: min digits, letters before, letter after, min dots, min word.
+    fn digits(
+        min: u32,
+        letters_before: u32,
+        letter_after: bool,
+        min_dots: u32,
+        min_word: u32,
+    ) -> Anchor {
+        Anchor::Digits {
+            min,
+            letters_before,
+            letter_after,
+            min_dots,
+            min_word,
+        }
+    }
+
     fn runs(s: &str) -> Vec<(String, u32)> {
         let mut v = Vec::new();
         for_each_digit_run(s.as_bytes(), 0..s.len(), |r, c| {
@@ -264,26 +281,8 @@ mod tests {
     #[test]
     fn letter_after_and_letters_before() {
         let mut rules = AnchorRules::default();
-        rules.add(
-            0,
-            Anchor::Digits {
-                min: 1,
-                letters_before: 0,
-                letter_after: true,
-                min_dots: 0,
-                min_word: 0,
-            },
-        );
-        rules.add(
-            1,
-            Anchor::Digits {
-                min: 2,
-                letters_before: 2,
-                letter_after: false,
-                min_dots: 0,
-                min_word: 0,
-            },
-        );
+        rules.add(0, digits(1, 0, true, 0, 0));
+        rules.add(1, digits(2, 2, false, 0, 0));
         let hay = b"1BoatSLR 3rd 42 DE89 x9";
         let mut hits = Vec::new();
         rules.find(hay, 0..hay.len(), |r, span| hits.push((r, span)));
@@ -295,16 +294,7 @@ mod tests {
     #[test]
     fn min_dots_counts_dots_inside_the_run() {
         let mut rules = AnchorRules::default();
-        rules.add(
-            7,
-            Anchor::Digits {
-                min: 4,
-                letters_before: 0,
-                letter_after: false,
-                min_dots: 3,
-                min_word: 0,
-            },
-        );
+        rules.add(7, digits(4, 0, false, 3, 0));
         let hay = b"v 10.0.0.1, 2024-01-05, 1.2.3, 192.168.001.010.";
         let mut hits = Vec::new();
         rules.find(hay, 0..hay.len(), |r, span| hits.push((r, span)));
@@ -314,16 +304,7 @@ mod tests {
     #[test]
     fn min_word_measures_the_word_around_the_last_digit() {
         let mut rules = AnchorRules::default();
-        rules.add(
-            3,
-            Anchor::Digits {
-                min: 1,
-                letters_before: 0,
-                letter_after: true,
-                min_word: 10,
-                min_dots: 0,
-            },
-        );
+        rules.add(3, digits(1, 0, true, 0, 10));
         let hay = b"3rd x 12 1abcdefghi ab_1cdefghij 1abcdefgh";
         let mut hits = Vec::new();
         rules.find(hay, 0..hay.len(), |r, span| hits.push((r, span)));
