@@ -235,6 +235,13 @@ mod tests {
         }
     }
 
+    /// (rule, span) of every anchor in `hay`.
+    fn hits_in(rules: &AnchorRules, hay: &[u8]) -> Vec<(u32, Range<usize>)> {
+        let mut hits = Vec::new();
+        rules.find(hay, 0..hay.len(), |r, span| hits.push((r, span)));
+        hits
+    }
+
     fn runs(s: &str) -> Vec<(String, u32)> {
         let mut v = Vec::new();
         for_each_digit_run(s.as_bytes(), 0..s.len(), |r, c| {
@@ -283,9 +290,7 @@ mod tests {
         let mut rules = AnchorRules::default();
         rules.add(0, digits(1, 0, true, 0, 0));
         rules.add(1, digits(2, 2, false, 0, 0));
-        let hay = b"1BoatSLR 3rd 42 DE89 x9";
-        let mut hits = Vec::new();
-        rules.find(hay, 0..hay.len(), |r, span| hits.push((r, span)));
+        let hits = hits_in(&rules, b"1BoatSLR 3rd 42 DE89 x9");
         // rule 0: runs followed by a letter ("1" of 1Boat, "3" of 3rd);
         // rule 1: "89" after "DE", span starting at the letters
         assert_eq!(hits, vec![(0, 0..1), (0, 9..10), (1, 16..20)]);
@@ -295,9 +300,7 @@ mod tests {
     fn min_dots_counts_dots_inside_the_run() {
         let mut rules = AnchorRules::default();
         rules.add(7, digits(4, 0, false, 3, 0));
-        let hay = b"v 10.0.0.1, 2024-01-05, 1.2.3, 192.168.001.010.";
-        let mut hits = Vec::new();
-        rules.find(hay, 0..hay.len(), |r, span| hits.push((r, span)));
+        let hits = hits_in(&rules, b"v 10.0.0.1, 2024-01-05, 1.2.3, 192.168.001.010.");
         assert_eq!(hits, vec![(7, 2..10), (7, 31..46)]);
     }
 
@@ -305,9 +308,7 @@ mod tests {
     fn min_word_measures_the_word_around_the_last_digit() {
         let mut rules = AnchorRules::default();
         rules.add(3, digits(1, 0, true, 0, 10));
-        let hay = b"3rd x 12 1abcdefghi ab_1cdefghij 1abcdefgh";
-        let mut hits = Vec::new();
-        rules.find(hay, 0..hay.len(), |r, span| hits.push((r, span)));
+        let hits = hits_in(&rules, b"3rd x 12 1abcdefghi ab_1cdefghij 1abcdefgh");
         // "3rd" is 3 bytes, "1abcdefghi" 10 (its run is "12 1"), "ab_1cdefghij" 12
         // (the digit inside), "1abcdefgh" 9
         assert_eq!(hits, vec![(3, 6..10), (3, 23..24)]);

@@ -103,21 +103,28 @@ validators = ["luhn"]
     assert_eq!(explained[1].reason, Some("failed Luhn checksum"));
 }
 
-#[test]
-fn required_context_and_boost() {
-    let s = scanner_with(
+/// A rule for nine-digit numbers with the given `context = ...` line.
+fn nine_digits_rule(context: &str) -> String {
+    format!(
         r#"
 [[rule]]
 id = "t.nine"
 name = "nine digits"
 category = "government_id"
 severity = "high"
-anchor = { digits = { min = 9 } }
-regex = '(?-u:\b)(?P<value>[0-9]{9})(?-u:\b)'
+anchor = {{ digits = {{ min = 9 }} }}
+regex = '(?-u:\b)(?P<value>[0-9]{{9}})(?-u:\b)'
 confidence = 0.6
-context = { words = ["ssn"], required = true, boost = 0.3 }
-"#,
-    );
+{context}
+"#
+    )
+}
+
+#[test]
+fn required_context_and_boost() {
+    let s = scanner_with(&nine_digits_rule(
+        r#"context = { words = ["ssn"], required = true, boost = 0.3 }"#,
+    ));
     assert!(s
         .scan(b"order 918273645 shipped", &ScanConfig::default())
         .is_empty());
@@ -131,17 +138,9 @@ context = { words = ["ssn"], required = true, boost = 0.3 }
 /// value, counts; a window reaching past what was searched scans for itself.
 #[test]
 fn required_context_across_block_boundaries() {
-    let s = scanner_with(
-        r#"
-[[rule]]
-id = "t.nine"
-name = "nine digits"
-category = "government_id"
-severity = "high"
-anchor = { digits = { min = 9 } }
-regex = '(?-u:\b)(?P<value>[0-9]{9})(?-u:\b)'
-context = { words = ["ssn", "social security"], required = true, window = 24 }
-
+    let rules = nine_digits_rule(
+        r#"context = { words = ["ssn", "social security"], required = true, window = 24 }"#,
+    ) + r#"
 [[rule]]
 id = "t.wide"
 name = "nine letters Q"
@@ -151,8 +150,8 @@ keywords = ["qqq"]
 regex = 'qqq(?P<value>[a-z]{9})'
 max_len = 9000
 context = { words = ["wideword"], required = true, window = 24 }
-"#,
-    );
+"#;
+    let s = scanner_with(&rules);
     let config = ScanConfig::default();
     for value_at in [BLOCK - 12, BLOCK - 4, BLOCK, BLOCK + 3, BLOCK + 20] {
         // context before the value, possibly in the previous block
