@@ -9,7 +9,8 @@ use crate::rules::Anchor;
 pub(super) struct AnchorRules {
     at: Vec<u32>,
     digits: Vec<DigitRule>,
-    hex_sep: Vec<u32>,
+    /// (rule, fewest separators in the hex run; 0 for plain `hex_separator`)
+    hex_sep: Vec<(u32, u32)>,
 }
 
 /// What a digit-anchored rule asks of a run.
@@ -51,7 +52,8 @@ impl AnchorRules {
                 min_dots,
                 min_word,
             }),
-            Anchor::HexSeparator => self.hex_sep.push(rule),
+            Anchor::HexSeparator => self.hex_sep.push((rule, 0)),
+            Anchor::HexRun { min_separators } => self.hex_sep.push((rule, min_separators)),
         }
     }
 
@@ -71,6 +73,7 @@ impl AnchorRules {
             }
         }
         if !self.hex_sep.is_empty() {
+            let most = self.hex_sep.iter().map(|h| h.1).max().unwrap_or(0);
             for i in memchr::memchr2_iter(b':', b'-', &hay[block.clone()]) {
                 let p = block.start + i;
                 let left = p > 0 && is_hex(hay[p - 1]);
@@ -79,8 +82,15 @@ impl AnchorRules {
                 if left && right
                     || (hay[p] == b':' && right && hay.get(p + 2).is_some_and(|&b| is_hex(b)))
                 {
-                    for &r in &self.hex_sep {
-                        f(r, p..p + 1);
+                    let seps = if most > 1 {
+                        separators_around(hay, p, most)
+                    } else {
+                        most
+                    };
+                    for &(r, min) in &self.hex_sep {
+                        if seps >= min {
+                            f(r, p..p + 1);
+                        }
                     }
                 }
             }
@@ -128,6 +138,30 @@ impl AnchorRules {
             });
         }
     }
+}
+
+fn is_hex_run(b: u8) -> bool {
+    is_hex(b) || b == b':' || b == b'-'
+}
+
+/// The number of `:` and `-` in the run of hex digits, `:` and `-` holding
+/// `hay[at]`, or `limit` if there are at least that many: looks at no more than
+/// `8 * limit` bytes on each side.
+fn separators_around(hay: &[u8], at: usize, limit: u32) -> u32 {
+    let reach = 8 * limit as usize;
+    let sep = |b: &u8| u32::from(*b == b':' || *b == b'-');
+    let ahead: u32 = hay[at..(at + reach).min(hay.len())]
+        .iter()
+        .take_while(|&&b| is_hex_run(b))
+        .map(sep)
+        .sum();
+    let back: u32 = hay[at.saturating_sub(reach)..at]
+        .iter()
+        .rev()
+        .take_while(|&&b| is_hex_run(b))
+        .map(sep)
+        .sum();
+    (ahead + back).min(limit)
 }
 
 fn is_word(b: u8) -> bool {
@@ -315,6 +349,28 @@ mod tests {
         assert_eq!(word_len(b"abc", 0, 3), 3);
         assert_eq!(word_len(b"abc def", 2, 9), 3);
         assert_eq!(word_len(b"x abcdef", 4, 4), 4);
+    }
+
+    #[test]
+    fn hex_runs_count_their_separators() {
+        let mut rules = AnchorRules::default();
+        rules.add(1, Anchor::HexSeparator);
+        rules.add(2, Anchor::HexRun { min_separators: 2 });
+        rules.add(3, Anchor::HexRun { min_separators: 5 });
+        let hay = b"de-facto fe80::1 00:1a:2b:3c:4d:5e";
+        let found = hits_in(&rules, hay);
+        let of = |r: u32| {
+            found
+                .iter()
+                .filter(|h| h.0 == r)
+                .map(|h| h.1.start)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(of(1), vec![2, 13, 19, 22, 25, 28, 31]);
+        assert_eq!(of(2), vec![13, 19, 22, 25, 28, 31]);
+        assert_eq!(of(3), vec![19, 22, 25, 28, 31]);
+        assert_eq!(separators_around(b"a-b-c", 1, 9), 2);
+        assert_eq!(separators_around(b"1:2:3:4", 3, 2), 2);
     }
 
     #[test]

@@ -362,6 +362,7 @@ fn narrowing_keys_change_no_finding_on_any_example() {
                     min_dots: 0,
                     min_word: 0,
                 },
+                crate::rules::Anchor::HexRun { .. } => crate::rules::Anchor::HexSeparator,
                 other => other,
             }),
             ..r.rule.clone()

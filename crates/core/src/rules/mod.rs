@@ -141,6 +141,13 @@ pub enum Anchor {
     /// A `:` or `-` with a hex digit on its left and a hex digit or `:` on its right
     /// (IPv6 and MAC addresses).
     HexSeparator,
+    /// A hex separator (as `hex_separator`) in a run of hex digits, `:` and `-`
+    /// holding at least `min_separators` of them: an IPv6 address has two or more
+    /// (`::`), a MAC address five, a hyphenated word like `de-facto` one.
+    HexRun {
+        /// Fewest `:` and `-` in the run.
+        min_separators: u32,
+    },
 }
 
 /// See [`Rule::followed_by`].
@@ -547,6 +554,9 @@ pub fn catalog_markdown(set: &RuleSet) -> String {
                     s
                 }
                 Some(Anchor::HexSeparator) => "hex separator".to_string(),
+                Some(Anchor::HexRun { min_separators }) => {
+                    format!("hex separator, {min_separators}+ in the run")
+                }
                 None => String::new(),
             }
         };
