@@ -796,6 +796,18 @@ fn filler() -> impl Strategy<Value = String> {
     ]
 }
 
+/// Appends a planted value so that it stands alone: spaces around it, and a `|`
+/// first when the text ends with a digit (`2000 4556 7375 8689 9855` is one longer
+/// number, which the card rules deliberately do not report as a card).
+fn plant(text: &mut String, value: &str) {
+    if text.ends_with(|c: char| c.is_ascii_digit()) {
+        text.push('|');
+    }
+    text.push(' ');
+    text.push_str(value);
+    text.push(' ');
+}
+
 fn document() -> impl Strategy<Value = (String, Vec<String>)> {
     prop::collection::vec((filler(), prop::option::of(planted())), 0..12).prop_map(|parts| {
         let mut doc = String::new();
@@ -803,10 +815,7 @@ fn document() -> impl Strategy<Value = (String, Vec<String>)> {
         for (fill, value) in parts {
             doc.push_str(&fill);
             if let Some(v) = value {
-                // Separated by spaces so that each planted value stands alone.
-                doc.push(' ');
-                doc.push_str(&v);
-                doc.push(' ');
+                plant(&mut doc, &v);
                 values.push(v);
             }
         }
@@ -923,9 +932,7 @@ fn jsonl_document() -> impl Strategy<Value = (String, Vec<String>)> {
             for (key, fill, v) in fields {
                 let mut text = fill;
                 if let Some(v) = v {
-                    text.push(' ');
-                    text.push_str(&v);
-                    text.push(' ');
+                    plant(&mut text, &v);
                     values.push(v);
                 }
                 obj.insert(key, serde_json::Value::String(text));
