@@ -140,46 +140,41 @@ impl AnchorRules {
     }
 }
 
-fn is_hex_run(b: u8) -> bool {
-    is_hex(b) || b == b':' || b == b'-'
+/// The run of bytes matching `part` around `hay[at]`, looking at no more than
+/// `reach` bytes on each side.
+fn run_around(hay: &[u8], at: usize, reach: usize, part: impl Fn(u8) -> bool) -> Range<usize> {
+    let end = at
+        + hay[at..(at + reach).min(hay.len())]
+            .iter()
+            .take_while(|&&b| part(b))
+            .count();
+    let start = at
+        - hay[at.saturating_sub(reach)..at]
+            .iter()
+            .rev()
+            .take_while(|&&b| part(b))
+            .count();
+    start..end
 }
 
 /// The number of `:` and `-` in the run of hex digits, `:` and `-` holding
 /// `hay[at]`, or `limit` if there are at least that many: looks at no more than
 /// `8 * limit` bytes on each side.
 fn separators_around(hay: &[u8], at: usize, limit: u32) -> u32 {
-    let reach = 8 * limit as usize;
-    let sep = |b: &u8| u32::from(*b == b':' || *b == b'-');
-    let ahead: u32 = hay[at..(at + reach).min(hay.len())]
-        .iter()
-        .take_while(|&&b| is_hex_run(b))
-        .map(sep)
-        .sum();
-    let back: u32 = hay[at.saturating_sub(reach)..at]
-        .iter()
-        .rev()
-        .take_while(|&&b| is_hex_run(b))
-        .map(sep)
-        .sum();
-    (ahead + back).min(limit)
-}
-
-fn is_word(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
+    let run = run_around(hay, at, 8 * limit as usize, |b| {
+        is_hex(b) || b == b':' || b == b'-'
+    });
+    let seps = hay[run].iter().filter(|&&b| b == b':' || b == b'-').count();
+    (seps as u32).min(limit)
 }
 
 /// Length of the word (run of ASCII letters, digits and `_`) holding `hay[at]`, or
-/// `limit` if it is at least that long: looks at no more than `limit` bytes.
+/// `limit` if it is at least that long: looks at no more than `limit` bytes on each
+/// side.
 fn word_len(hay: &[u8], at: usize, limit: usize) -> usize {
-    let mut end = at;
-    while end < hay.len() && end - at < limit && is_word(hay[end]) {
-        end += 1;
-    }
-    let mut start = at;
-    while start > 0 && end - start < limit && is_word(hay[start - 1]) {
-        start -= 1;
-    }
-    (end - start).min(limit)
+    run_around(hay, at, limit, |b| b.is_ascii_alphanumeric() || b == b'_')
+        .len()
+        .min(limit)
 }
 
 /// Finds maximal runs that start and end with an ASCII digit, where digits may be
@@ -269,8 +264,12 @@ mod tests {
         }
     }
 
-    /// (rule, span) of every anchor in `hay`.
-    fn hits_in(rules: &AnchorRules, hay: &[u8]) -> Vec<(u32, Range<usize>)> {
+    /// (rule, span) of every anchor in `hay`, for rules `(index, anchor)`.
+    fn hits_in(anchors: &[(u32, Anchor)], hay: &[u8]) -> Vec<(u32, Range<usize>)> {
+        let mut rules = AnchorRules::default();
+        for &(r, a) in anchors {
+            rules.add(r, a);
+        }
         let mut hits = Vec::new();
         rules.find(hay, 0..hay.len(), |r, span| hits.push((r, span)));
         hits
@@ -321,10 +320,13 @@ mod tests {
 
     #[test]
     fn letter_after_and_letters_before() {
-        let mut rules = AnchorRules::default();
-        rules.add(0, digits(1, 0, true, 0, 0));
-        rules.add(1, digits(2, 2, false, 0, 0));
-        let hits = hits_in(&rules, b"1BoatSLR 3rd 42 DE89 x9");
+        let hits = hits_in(
+            &[
+                (0, digits(1, 0, true, 0, 0)),
+                (1, digits(2, 2, false, 0, 0)),
+            ],
+            b"1BoatSLR 3rd 42 DE89 x9",
+        );
         // rule 0: runs followed by a letter ("1" of 1Boat, "3" of 3rd);
         // rule 1: "89" after "DE", span starting at the letters
         assert_eq!(hits, vec![(0, 0..1), (0, 9..10), (1, 16..20)]);
@@ -332,17 +334,19 @@ mod tests {
 
     #[test]
     fn min_dots_counts_dots_inside_the_run() {
-        let mut rules = AnchorRules::default();
-        rules.add(7, digits(4, 0, false, 3, 0));
-        let hits = hits_in(&rules, b"v 10.0.0.1, 2024-01-05, 1.2.3, 192.168.001.010.");
+        let hits = hits_in(
+            &[(7, digits(4, 0, false, 3, 0))],
+            b"v 10.0.0.1, 2024-01-05, 1.2.3, 192.168.001.010.",
+        );
         assert_eq!(hits, vec![(7, 2..10), (7, 31..46)]);
     }
 
     #[test]
     fn min_word_measures_the_word_around_the_last_digit() {
-        let mut rules = AnchorRules::default();
-        rules.add(3, digits(1, 0, true, 0, 10));
-        let hits = hits_in(&rules, b"3rd x 12 1abcdefghi ab_1cdefghij 1abcdefgh");
+        let hits = hits_in(
+            &[(3, digits(1, 0, true, 0, 10))],
+            b"3rd x 12 1abcdefghi ab_1cdefghij 1abcdefgh",
+        );
         // "3rd" is 3 bytes, "1abcdefghi" 10 (its run is "12 1"), "ab_1cdefghij" 12
         // (the digit inside), "1abcdefgh" 9
         assert_eq!(hits, vec![(3, 6..10), (3, 23..24)]);
@@ -353,12 +357,15 @@ mod tests {
 
     #[test]
     fn hex_runs_count_their_separators() {
-        let mut rules = AnchorRules::default();
-        rules.add(1, Anchor::HexSeparator);
-        rules.add(2, Anchor::HexRun { min_separators: 2 });
-        rules.add(3, Anchor::HexRun { min_separators: 5 });
         let hay = b"de-facto fe80::1 00:1a:2b:3c:4d:5e";
-        let found = hits_in(&rules, hay);
+        let found = hits_in(
+            &[
+                (1, Anchor::HexSeparator),
+                (2, Anchor::HexRun { min_separators: 2 }),
+                (3, Anchor::HexRun { min_separators: 5 }),
+            ],
+            hay,
+        );
         let of = |r: u32| {
             found
                 .iter()

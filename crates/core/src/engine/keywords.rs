@@ -101,26 +101,16 @@ fn hash4_at(word: u64, j: u32) -> usize {
     ((((word | FOLD) >> (8 * j)) << 32).wrapping_mul(MULTIPLIER) >> (64 - HASH_BITS)) as usize
 }
 
-/// Hash of the low four bytes of a word, folded.
-#[inline(always)]
-fn hash4(word: u64) -> usize {
-    (((word | FOLD) << 32).wrapping_mul(MULTIPLIER) >> (64 - HASH_BITS)) as usize
-}
-
-#[inline(always)]
-fn load_u32(hay: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(hay[at..at + 4].try_into().expect("4 bytes"))
-}
-
 #[inline(always)]
 fn load_u64(hay: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(hay[at..at + 8].try_into().expect("8 bytes"))
 }
 
-/// The word whose low three bytes are `hay[at..]` (zero past the end).
-fn word_at(hay: &[u8], at: usize) -> u64 {
+/// The little-endian word of the (up to) eight bytes at `hay[at..]`, zero past the
+/// end.
+fn load_padded(hay: &[u8], at: usize) -> u64 {
     let mut head = [0u8; 8];
-    let n = (hay.len() - at).min(3);
+    let n = (hay.len() - at).min(8);
     head[..n].copy_from_slice(&hay[at..at + n]);
     u64::from_le_bytes(head)
 }
@@ -165,25 +155,19 @@ impl Keywords {
         let mut table4 = Box::new([0u64; 1 << (HASH_BITS - 6)]);
         let mut buckets: Vec<Vec<u16>> = vec![Vec::new(); 1 << BUCKET_BITS];
         for (id, p) in patterns.iter().enumerate() {
-            let mut prefixes = Vec::new();
-            let mut head = [0u8; 8];
-            let n = p.len().min(4);
-            head[..n].copy_from_slice(&p[..n]);
-            if n == 4 {
-                let h = hash4(u64::from_le_bytes(head));
+            let head = load_padded(p, 0);
+            if p.len() >= 4 {
+                let h = hash4_at(head, 0);
                 table4[h >> 6] |= 1 << (h & 63);
             }
-            match n.min(3) {
-                3 => prefixes.push(head),
-                2 => prefixes.extend((0..=255u8).map(|b| [head[0], head[1], b, 0, 0, 0, 0, 0])),
-                _ => {
-                    for b in 0..=255u8 {
-                        prefixes.extend((0..=255u8).map(|c| [head[0], b, c, 0, 0, 0, 0, 0]));
-                    }
-                }
-            }
+            // (hash_at reads the low three bytes only)
+            let prefixes: Vec<u64> = match p.len() {
+                1 => (0..=0xFFFFu64).map(|bc| head | bc << 8).collect(),
+                2 => (0..=0xFFu64).map(|c| head | c << 16).collect(),
+                _ => vec![head],
+            };
             for prefix in prefixes {
-                let h = hash_at(u64::from_le_bytes(prefix), 0);
+                let h = hash_at(prefix, 0);
                 table[h] |= if p.len() > 3 { LONG } else { SHORT };
                 let bucket = &mut buckets[h >> (HASH_BITS - BUCKET_BITS)];
                 if !bucket.contains(&(id as u16)) {
@@ -202,15 +186,8 @@ impl Keywords {
         let heads = patterns
             .iter()
             .map(|p| {
-                let n = p.len().min(8);
-                let mut head = [0u8; 8];
-                head[..n].copy_from_slice(&p[..n]);
-                let mask = if n == 8 {
-                    u64::MAX
-                } else {
-                    (1u64 << (8 * n)) - 1
-                };
-                ((u64::from_le_bytes(head) | FOLD) & mask, mask)
+                let mask = u64::MAX >> (8 * (8 - p.len().min(8)));
+                ((load_padded(p, 0) | FOLD) & mask, mask)
             })
             .collect();
         let automaton = if patterns.len() <= FEW_KEYWORDS {
@@ -232,17 +209,16 @@ impl Keywords {
         }))
     }
 
+    /// Longest keyword in bytes: no hit is longer.
+    pub(super) fn max_len(&self) -> usize {
+        self.max_len
+    }
+
     /// The longest keyword that starts at `at`, whose three bytes hash to `h`.
     fn longest_at(&self, hay: &[u8], at: usize, h: usize) -> Option<usize> {
         let b = h >> (HASH_BITS - BUCKET_BITS);
         let rest = &hay[at..];
-        let word = if rest.len() >= 8 {
-            load_u64(rest, 0)
-        } else {
-            let mut head = [0u8; 8];
-            head[..rest.len()].copy_from_slice(rest);
-            u64::from_le_bytes(head)
-        } | FOLD;
+        let word = load_padded(hay, at) | FOLD;
         self.ids[self.starts[b] as usize..self.starts[b + 1] as usize]
             .iter()
             .map(|&id| id as usize)
@@ -328,13 +304,12 @@ impl Keywords {
         // The last positions: bytes past the end of the haystack read as zero (the
         // exact comparison checks the length).
         while at < block.end {
-            let word = word_at(hay, at);
+            let word = load_padded(hay, at);
             let h = hash_at(word, 0);
             let entry = self.table[h];
             // (fewer than four bytes left: a long keyword cannot start here)
             if entry != 0
-                && (entry != LONG
-                    || hay.len() - at >= 4 && passes4(entry, hash4(load_u32(hay, at).into())))
+                && (entry != LONG || hay.len() - at >= 4 && passes4(entry, hash4_at(word, 0)))
             {
                 report(at, h);
             }

@@ -272,8 +272,6 @@ struct Inner {
     /// How far around a block the prefilter looks for context words: the reach of
     /// most windows of required-context rules (the others scan for their words).
     context_margin: usize,
-    /// Longest keyword or context word: no keyword hit is longer.
-    longest_keyword: usize,
     pool: Mutex<Vec<Scratch>>,
 }
 
@@ -414,11 +412,6 @@ impl Scanner {
             }
             required_contexts += 1;
         }
-        let longest_keyword = keyword_specs
-            .iter()
-            .map(|k| k.keyword.len())
-            .max()
-            .unwrap_or(0);
         let keywords = keywords::Keywords::new(&keyword_specs).map_err(EngineError::Keywords)?;
         Ok(Scanner {
             inner: Arc::new(Inner {
@@ -428,7 +421,6 @@ impl Scanner {
                 anchors,
                 required_contexts,
                 context_margin,
-                longest_keyword,
                 pool: Mutex::new(Vec::new()),
             }),
         })
@@ -610,14 +602,11 @@ impl Scanner {
             .context_hits
             .reset(inner.required_contexts, covered.clone());
         if let Some(kw) = &inner.keywords {
-            let n = inner.rules.len();
             kw.find(hay, covered, |r, span| {
                 let r = r as usize;
-                if r >= n {
-                    scratch.context_hits.hits[r - n].push(span);
-                } else if block.contains(&span.start) {
+                if let Some(span) = scratch.context_hits.record(r, inner.rules.len(), span) {
                     let rule = &inner.rules[r];
-                    if rule.triggered_at(hay, &span) {
+                    if block.contains(&span.start) && rule.triggered_at(hay, &span) {
                         scratch.add_candidate(r, span, rule.before, rule.max_len, hay.len());
                     }
                 }
@@ -649,32 +638,14 @@ impl Scanner {
                     .as_ref()
                     .filter(|c| c.required && !config.explain)
                 {
-                    let reach = ctx.reach(hay.len(), w.run.clone());
-                    // A window that reaches past what the prefilter searched (the
-                    // run of a file of digits) extends the search once for all.
-                    let hits = &mut scratch.context_hits;
-                    if let Some(kw) = &inner.keywords {
-                        if rule.required_context.is_some()
-                            && reach.start >= hits.covered.start
-                            && reach.end > hits.covered.end
-                        {
-                            let n = inner.rules.len();
-                            kw.find(hay, hits.covered.end..reach.end, |r, span| {
-                                if r as usize >= n {
-                                    hits.hits[r as usize - n].push(span);
-                                }
-                            });
-                            hits.covered.end = reach.end;
-                        }
-                    }
-                    let in_reach = rule
-                        .required_context
-                        .and_then(|k| {
-                            scratch
-                                .context_hits
-                                .any_in(k, &reach, inner.longest_keyword)
-                        })
-                        .unwrap_or_else(|| ctx.any_in_reach(hay, w.run.clone()));
+                    let in_reach = context_in_reach(
+                        inner,
+                        hay,
+                        rule,
+                        ctx,
+                        w.run.clone(),
+                        &mut scratch.context_hits,
+                    );
                     if !in_reach {
                         continue;
                     }
@@ -694,6 +665,35 @@ impl Scanner {
         scratch.touched = touched;
         scratch.touched.clear();
     }
+}
+
+/// Whether a context word of `rule` (whose context `ctx` is required) may lie
+/// in reach of a window over `run`. Answered from the words the keyword pass
+/// found around the block; a window reaching past them (the run of a file of
+/// digits) first extends that search, once for all rules; one reaching before
+/// them (a rule with a very wide window) scans for its own words.
+fn context_in_reach(
+    inner: &Inner,
+    hay: &[u8],
+    rule: &CompiledRule,
+    ctx: &score::Context,
+    run: Range<usize>,
+    hits: &mut score::ContextHits,
+) -> bool {
+    let reach = ctx.reach(hay.len(), run.clone());
+    if let (Some(k), Some(kw)) = (rule.required_context, &inner.keywords) {
+        if reach.start >= hits.covered.start {
+            if reach.end > hits.covered.end {
+                let n = inner.rules.len();
+                kw.find(hay, hits.covered.end..reach.end, |r, span| {
+                    hits.record(r as usize, n, span);
+                });
+                hits.covered.end = reach.end;
+            }
+            return hits.any_in(k, &reach, kw.max_len());
+        }
+    }
+    ctx.any_in_reach(hay, run)
 }
 
 /// A confirmation window: where the regex runs, and the hull of the candidates in

@@ -97,22 +97,35 @@ impl ContextHits {
         self.covered = covered;
     }
 
-    /// Whether a word of context `ctx` may lie in `reach`: `None` when `reach` is not
-    /// inside the searched range (the caller scans), else `Some(false)` only when no
-    /// hit overlaps it. A hit is the span of the longest keyword at its position,
-    /// which holds the word; words are at most `longest` bytes.
-    pub(super) fn any_in(&self, ctx: usize, reach: &Range<usize>, longest: usize) -> Option<bool> {
-        if reach.start < self.covered.start || reach.end > self.covered.end {
-            return None;
+    /// Keeps a keyword hit of pseudo-rule `r` (`rules + k` stands for the words of
+    /// required context `k`); gives back the span of a rule's own keyword.
+    pub(super) fn record(
+        &mut self,
+        r: usize,
+        rules: usize,
+        span: Range<usize>,
+    ) -> Option<Range<usize>> {
+        match r.checked_sub(rules) {
+            Some(k) => {
+                self.hits[k].push(span);
+                None
+            }
+            None => Some(span),
         }
+    }
+
+    /// Whether a word of context `ctx` may lie in `reach`, which lies inside the
+    /// searched range: false only when no hit overlaps it. A hit is the span of the
+    /// longest keyword at its position, which holds the word; hits are at most
+    /// `longest` bytes.
+    pub(super) fn any_in(&self, ctx: usize, reach: &Range<usize>, longest: usize) -> bool {
+        debug_assert!(reach.start >= self.covered.start && reach.end <= self.covered.end);
         let hits = &self.hits[ctx];
         let from = hits.partition_point(|h| h.start + longest <= reach.start);
-        Some(
-            hits[from..]
-                .iter()
-                .take_while(|h| h.start < reach.end)
-                .any(|h| h.end > reach.start),
-        )
+        hits[from..]
+            .iter()
+            .take_while(|h| h.start < reach.end)
+            .any(|h| h.end > reach.start)
     }
 }
 

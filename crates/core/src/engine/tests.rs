@@ -368,20 +368,14 @@ fn narrowing_keys_change_no_finding_on_any_example() {
             ..r.rule.clone()
         })
         .collect();
+    let rules_with =
+        |has: fn(&crate::rules::Rule) -> bool| set.rules().iter().filter(|r| has(&r.rule)).count();
     assert!(
-        set.rules()
-            .iter()
-            .filter(|r| r.rule.followed_by.is_some())
-            .count()
-            >= 6,
+        rules_with(|r| r.followed_by.is_some()) >= 6,
         "the generic assignment rules are expected to ask for an operator"
     );
     assert!(
-        set.rules()
-            .iter()
-            .filter(|r| r.rule.max_before.is_some())
-            .count()
-            >= 20,
+        rules_with(|r| r.max_before.is_some()) >= 20,
         "the catalog is expected to narrow its anchored rules"
     );
     let mut wide_set = RuleSet::new();

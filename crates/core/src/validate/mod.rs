@@ -393,6 +393,7 @@ fn check_known_params(name: &str, params: &BTreeMap<String, toml::Value>) -> Res
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn iban_values_are_cut_to_their_country_length() {
@@ -410,8 +411,6 @@ mod tests {
         let luhn = Validator::from_spec(&ValidatorSpec::Name("luhn".into())).unwrap();
         assert_eq!(luhn.trim(b"4556 7375 8689 9855 12"), None);
     }
-
-    use super::*;
 
     fn spec(toml_text: &str) -> ValidatorSpec {
         #[derive(serde::Deserialize)]
