@@ -44,14 +44,20 @@ impl AnchorRules {
                 letter_after,
                 min_dots,
                 min_word,
-            } => self.digits.push(DigitRule {
-                rule,
-                min: min.max(1),
-                letters_before,
-                letter_after,
-                min_dots,
-                min_word,
-            }),
+            } => {
+                let d = DigitRule {
+                    rule,
+                    min: min.max(1),
+                    letters_before,
+                    letter_after,
+                    min_dots,
+                    min_word,
+                };
+                // Kept sorted by `min`, so that a run stops at the first rule it is
+                // too short for (most runs are a few digits; 60 rules ask for more).
+                let at = self.digits.partition_point(|e| e.min <= d.min);
+                self.digits.insert(at, d);
+            }
             Anchor::HexSeparator => self.hex_sep.push((rule, 0)),
             Anchor::HexRun { min_separators } => self.hex_sep.push((rule, min_separators)),
         }
@@ -96,22 +102,25 @@ impl AnchorRules {
             }
         }
         if !self.digits.is_empty() {
-            let min_all = self.digits.iter().map(|d| d.min).min().unwrap_or(1);
-            let count_dots = self.digits.iter().any(|d| d.min_dots > 0);
+            let min_all = self.digits[0].min;
             let longest_word = self.digits.iter().map(|d| d.min_word).max().unwrap_or(0);
             for_each_digit_run(hay, block, |run, count| {
                 if count < min_all {
                     return;
                 }
-                let dots = if count_dots {
-                    memchr::memchr_iter(b'.', &hay[run.clone()]).count() as u32
-                } else {
-                    0
-                };
-                // Measured once per run, up to the longest word a rule asks for.
+                // Measured once per run, when a rule asks: dots, and the word up to
+                // the longest a rule asks for.
+                let mut dots = None;
                 let mut word = None;
                 for d in &self.digits {
-                    if count < d.min || dots < d.min_dots {
+                    if count < d.min {
+                        break;
+                    }
+                    if d.min_dots > 0
+                        && *dots.get_or_insert_with(|| {
+                            memchr::memchr_iter(b'.', &hay[run.clone()]).count() as u32
+                        }) < d.min_dots
+                    {
                         continue;
                     }
                     if d.letter_after && !hay.get(run.end).is_some_and(u8::is_ascii_alphabetic) {

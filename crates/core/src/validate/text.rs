@@ -1,5 +1,9 @@
 //! Shape tests on text values: entropy, character classes, "reads like words".
 
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::OnceLock;
+
 /// Shannon entropy of the bytes of `value`, in bits per byte.
 pub fn shannon_entropy(value: &[u8]) -> f64 {
     if value.is_empty() {
@@ -51,15 +55,57 @@ pub fn char_classes(value: &[u8]) -> u32 {
 /// identifiers (`my_database_password`) from random secrets.
 static WORDS: &str = include_str!("words.txt");
 
-fn word_set() -> &'static std::collections::HashSet<&'static [u8]> {
-    static SET: std::sync::OnceLock<std::collections::HashSet<&'static [u8]>> =
-        std::sync::OnceLock::new();
+/// The words of [`WORDS`] (3+ letters), with the longest word for every three-letter
+/// prefix so that most positions of a random token cost one table lookup.
+struct WordSet {
+    words: HashSet<&'static [u8], BuildHasherDefault<Fnv>>,
+    /// Longest word starting with the letters `a b c`, at `(a * 26 + b) * 26 + c`;
+    /// 0 when none does.
+    longest: Vec<u8>,
+}
+
+/// FNV-1a: the words are short, and SipHash cost more than the rest of the test.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+fn prefix_index(word: &[u8]) -> usize {
+    let l = |i: usize| usize::from(word[i] - b'a');
+    (l(0) * 26 + l(1)) * 26 + l(2)
+}
+
+fn word_set() -> &'static WordSet {
+    static SET: OnceLock<WordSet> = OnceLock::new();
     SET.get_or_init(|| {
-        WORDS
+        let mut longest = vec![0u8; 26 * 26 * 26];
+        let mut words = HashSet::default();
+        for w in WORDS
             .split_whitespace()
-            .filter(|w| w.len() >= 3)
             .map(str::as_bytes)
-            .collect()
+            .filter(|w| w.len() >= 3 && w.iter().all(u8::is_ascii_lowercase))
+        {
+            let entry = &mut longest[prefix_index(w)];
+            *entry = (*entry).max(w.len().min(usize::from(u8::MAX)) as u8);
+            words.insert(w);
+        }
+        WordSet { words, longest }
     })
 }
 
@@ -88,9 +134,15 @@ pub fn word_coverage(value: &[u8]) -> f64 {
             .map_or(lower.len(), |p| i + p);
         let mut j = i;
         while j < run_end {
-            let longest = (3..=(run_end - j).min(16))
+            let room = (run_end - j).min(16);
+            let upto = if room >= 3 {
+                room.min(usize::from(set.longest[prefix_index(&lower[j..])]))
+            } else {
+                0
+            };
+            let longest = (3..=upto)
                 .rev()
-                .find(|&len| set.contains(&lower[j..j + len]));
+                .find(|&len| set.words.contains(&lower[j..j + len]));
             match longest {
                 Some(len) => {
                     covered += len;
