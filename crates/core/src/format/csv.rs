@@ -315,6 +315,7 @@ pub(crate) fn scan(bytes: &[u8], dialect: Dialect, ctx: &ScanCtx<'_>) -> FormatO
             ctx,
             &mut out.hits,
         );
+        crate::format::recycle_view(text);
         if !more {
             break;
         }

@@ -865,6 +865,7 @@ pub(crate) fn scan_document(bytes: &[u8], ctx: &ScanCtx<'_>, mode: Mode) -> Form
         let (text, map) = view.finish(batch_end);
         let matches = ctx.scan(&text, &mut out.stats);
         attribute(&text, &map, matches, saved, ctx, &mut out.hits);
+        crate::format::recycle_view(text);
         if let Some((before, e)) = failed {
             let (line, col) = crate::scan::LineCounter::new(bytes).locate(e.offset);
             out.warnings.push(format!(

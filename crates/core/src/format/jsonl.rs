@@ -149,6 +149,7 @@ fn scan_chunk(bytes: &[u8], chunk: Range<usize>, base: u64, ctx: &ScanCtx<'_>) -
         ctx,
         &mut out.hits,
     );
+    crate::format::recycle_view(text);
     out
 }
 
