@@ -265,21 +265,7 @@ impl Layer<'_> {
         depth: Depth,
         forced: Option<Format>,
     ) {
-        let head = &bytes[..bytes.len().min(read::BINARY_SNIFF_LEN)];
-        let fmt = match forced {
-            Some(f) if f.is_compression() || f.is_archive() => {
-                if depth.streams == 0 && depth.archives == 0 {
-                    f
-                } else {
-                    format::detect(name, head)
-                }
-            }
-            Some(f) => match format::detect_magic(head) {
-                Some(m) if m.is_compression() || m.is_archive() => m,
-                _ => f,
-            },
-            None => refine(format::detect(name, head), name, bytes),
-        };
+        let fmt = choose_format(forced, name, bytes, depth);
         if fmt.is_compression() {
             if depth.streams >= MAX_STREAM_NESTING {
                 let msg = format!(
@@ -288,30 +274,14 @@ impl Layer<'_> {
                 self.outcomes.push(FileOutcome::error(path, msg));
                 return;
             }
-            let limits = self.opts.limits;
-            let remaining = &mut self.remaining;
-            let inner = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                decompress::decompress(fmt, bytes, &limits, remaining)
-            }))
-            .unwrap_or_else(|_| {
-                Err(ReadError::Corrupt {
-                    format: decompress::format_name(fmt),
-                    message: "decoder failed on malformed input".into(),
-                })
-            });
-            match inner {
-                Ok(inner) => {
-                    let inner_name = format::strip_compression_ext(name);
-                    let depth = Depth {
-                        streams: depth.streams + 1,
-                        ..depth
-                    };
-                    // A forced compression format applies to the outer stream only.
-                    let forced = forced.filter(|f| !f.is_compression() && !f.is_archive());
-                    self.scan(path, &inner_name, &inner, depth, forced);
-                }
-                Err(e) => self.outcomes.push(FileOutcome::error(path, e.to_string())),
-            }
+            let inner_name = format::strip_compression_ext(name);
+            let depth = Depth {
+                streams: depth.streams + 1,
+                ..depth
+            };
+            // A forced compression format applies to the outer stream only.
+            let forced = forced.filter(|f| !f.is_compression() && !f.is_archive());
+            self.scan_stream(path, fmt, &inner_name, bytes, depth, forced);
             return;
         }
         if fmt.is_archive() {
@@ -348,6 +318,159 @@ impl Layer<'_> {
             outcome.status = FileStatus::Error(e);
         }
         outcome.findings = to_findings(&path, self.scanner, bytes, result.hits);
+        self.outcomes.push(outcome);
+    }
+
+    /// A compressed stream named `name` inside. Decoded block by block: JSON Lines
+    /// are scanned as the blocks come ([`Layer::scan_lines_stream`]), so memory
+    /// holds a few blocks and not the stream; any other format inside (and a
+    /// stream of at most one block) is decoded in full and scanned as that format.
+    fn scan_stream(
+        &mut self,
+        path: Arc<str>,
+        fmt: Format,
+        name: &str,
+        bytes: &[u8],
+        depth: Depth,
+        forced: Option<Format>,
+    ) {
+        let mut stream =
+            match decompress::Stream::open(fmt, bytes, &self.opts.limits, self.remaining) {
+                Ok(stream) => stream,
+                Err(e) => return self.outcomes.push(FileOutcome::error(path, e.to_string())),
+            };
+        let block = self.opts.chunk_size.max(MIN_STREAM_BLOCK);
+        let mut head = Vec::new();
+        let read = |stream: &mut decompress::Stream<'_>, into: &mut Vec<u8>, want: usize| {
+            guarded_fill(fmt, stream, into, want)
+        };
+        if let Err(e) = read(&mut stream, &mut head, block) {
+            return self.outcomes.push(FileOutcome::error(path, e.to_string()));
+        }
+        // As much as format detection would look at in the whole stream.
+        let sniffed = format::detect(name, &head[..head.len().min(read::BINARY_SNIFF_LEN)]);
+        if forced.is_none()
+            && refine_candidate(sniffed, name)
+            && head.len() == block
+            && head.len() < LINES_SNIFF_LEN
+        {
+            let more = LINES_SNIFF_LEN - head.len();
+            if let Err(e) = read(&mut stream, &mut head, more) {
+                return self.outcomes.push(FileOutcome::error(path, e.to_string()));
+            }
+        }
+        let ended = head.len() < block;
+        let inner = choose_format(forced, name, &head, depth);
+        let binary = !self.opts.binary && read::looks_binary(&head);
+        if inner == Format::Jsonl && !binary && !ended {
+            return self.scan_lines_stream(path, fmt, stream, head);
+        }
+        if !ended {
+            if let Err(e) = read(&mut stream, &mut head, usize::MAX) {
+                return self.outcomes.push(FileOutcome::error(path, e.to_string()));
+            }
+        }
+        self.remaining = self.remaining.saturating_sub(stream.total());
+        self.scan(path, name, &head, depth, forced);
+    }
+
+    /// JSON Lines decompressed from `stream` (whose first bytes are `head`): each
+    /// block is scanned up to its last newline while the next block is decoded, on
+    /// a thread of its own when the run has more than one. Findings, records and
+    /// lines are numbered as in the whole stream; a stream that breaks or passes a
+    /// limit midway keeps the findings before that point and ends in an error.
+    fn scan_lines_stream(
+        &mut self,
+        path: Arc<str>,
+        fmt: Format,
+        mut stream: decompress::Stream<'_>,
+        head: Vec<u8>,
+    ) {
+        // A chunk per thread in every block, so that all threads scan a block
+        // while the next is decoded.
+        let block = self
+            .opts
+            .chunk_size
+            .saturating_mul(rayon::current_num_threads())
+            .max(MIN_STREAM_BLOCK);
+        // Four chunks per thread in a block: the threads finish a block together
+        // (with one chunk each, one would wait for the other at every block).
+        let ctx = ScanCtx {
+            scanner: self.scanner,
+            config: &self.opts.engine,
+            fields: self.opts.fields.as_ref(),
+            chunk_size: (self.opts.chunk_size / 4).max(1),
+            stats: self.opts.stats,
+        };
+        let mut parts = LineParts::new(path.clone(), ctx);
+        let mut carry = head;
+        let mut total = carry.len() as u64;
+        let mut failed = None;
+        let mut feed = |parts: &mut LineParts<'_>, carry: &mut Vec<u8>, data: Vec<u8>| {
+            total += data.len() as u64;
+            if carry.is_empty() {
+                *carry = data;
+            } else {
+                carry.extend_from_slice(&data);
+            }
+            if let Some(nl) = memchr::memrchr(b'\n', carry) {
+                let rest = carry.split_off(nl + 1);
+                parts.scan(&std::mem::replace(carry, rest));
+            }
+        };
+        let next = |stream: &mut decompress::Stream<'_>| {
+            let mut data = Vec::with_capacity(block);
+            guarded_fill(fmt, stream, &mut data, block).map(|_| data)
+        };
+        // The head's complete lines first.
+        feed(&mut parts, &mut carry, Vec::new());
+        if rayon::current_num_threads() > 1 {
+            std::thread::scope(|s| {
+                let (tx, rx) = std::sync::mpsc::sync_channel(1);
+                s.spawn(move || loop {
+                    let data = next(&mut stream);
+                    let last = !matches!(&data, Ok(d) if !d.is_empty());
+                    if tx.send(data).is_err() || last {
+                        break;
+                    }
+                });
+                for data in rx {
+                    match data {
+                        Ok(d) if d.is_empty() => break,
+                        Ok(d) => feed(&mut parts, &mut carry, d),
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
+            });
+        } else {
+            loop {
+                match next(&mut stream) {
+                    Ok(d) if d.is_empty() => break,
+                    Ok(d) => feed(&mut parts, &mut carry, d),
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+        }
+        // A last line without a newline.
+        if failed.is_none() && !carry.is_empty() {
+            parts.scan(&carry);
+        }
+        self.remaining = self.remaining.saturating_sub(total);
+        merge_stats(&mut self.stats, &parts.stats);
+        format::jsonl::note_unlisted(&mut parts.warnings, parts.malformed);
+        let mut outcome = FileOutcome::new(path);
+        outcome.bytes = total;
+        outcome.findings = parts.findings;
+        outcome.warnings = parts.warnings;
+        if let Some(e) = failed {
+            outcome.status = FileStatus::Error(e.to_string());
+        }
         self.outcomes.push(outcome);
     }
 
@@ -394,18 +517,117 @@ impl Layer<'_> {
     }
 }
 
+/// Blocks of a decompressed stream are at least this large (`--chunk-size` sets
+/// them).
+const MIN_STREAM_BLOCK: usize = 64 << 10;
+
+/// Fills `into` from `stream`; a decoder that panics on hostile input is an error
+/// for this input, not the end of the run.
+fn guarded_fill(
+    fmt: Format,
+    stream: &mut decompress::Stream<'_>,
+    into: &mut Vec<u8>,
+    want: usize,
+) -> Result<usize, ReadError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| stream.fill(into, want)))
+        .unwrap_or_else(|_| {
+            Err(ReadError::Corrupt {
+                format: decompress::format_name(fmt),
+                message: "decoder failed on malformed input".into(),
+            })
+        })
+}
+
+/// What the parts of a streamed JSON Lines input add up to.
+struct LineParts<'a> {
+    path: Arc<str>,
+    ctx: ScanCtx<'a>,
+    /// Bytes and lines before the next part.
+    offset: u64,
+    records: u64,
+    findings: Vec<Finding>,
+    warnings: Vec<String>,
+    malformed: usize,
+    stats: Vec<RuleStats>,
+}
+
+impl<'a> LineParts<'a> {
+    fn new(path: Arc<str>, ctx: ScanCtx<'a>) -> Self {
+        LineParts {
+            path,
+            ctx,
+            offset: 0,
+            records: 0,
+            findings: Vec::new(),
+            warnings: Vec::new(),
+            malformed: 0,
+            stats: Vec::new(),
+        }
+    }
+
+    /// Scans the next part (whole lines, or the last line) of the stream.
+    fn scan(&mut self, part: &[u8]) {
+        if part.is_empty() {
+            return;
+        }
+        let out = format::jsonl::scan_lines_from(part, &self.ctx, self.records);
+        merge_stats(&mut self.stats, &out.stats);
+        self.malformed += out.malformed;
+        for w in out.warnings {
+            if self.warnings.len() < format::jsonl::MAX_WARNINGS {
+                self.warnings.push(w);
+            }
+        }
+        let mut found = to_findings(&self.path, self.ctx.scanner, part, out.hits);
+        for f in &mut found {
+            f.start += self.offset;
+            f.end += self.offset;
+        }
+        self.findings.extend(found);
+        self.offset += part.len() as u64;
+        self.records += memchr::memchr_iter(b'\n', part).count() as u64;
+    }
+}
+
+/// The format of `bytes` (all of an input or member, or the first block of a
+/// decompressed stream) named `name`: forced, or detected.
+fn choose_format(forced: Option<Format>, name: &str, bytes: &[u8], depth: Depth) -> Format {
+    let head = &bytes[..bytes.len().min(read::BINARY_SNIFF_LEN)];
+    match forced {
+        Some(f) if f.is_compression() || f.is_archive() => {
+            if depth.streams == 0 && depth.archives == 0 {
+                f
+            } else {
+                format::detect(name, head)
+            }
+        }
+        Some(f) => match format::detect_magic(head) {
+            Some(m) if m.is_compression() || m.is_archive() => m,
+            _ => f,
+        },
+        None => refine(format::detect(name, head), name, bytes),
+    }
+}
+
 /// Looks further than the detection head when JSON Lines have long lines: a `.json`
 /// or extensionless file whose first line (up to [`LINES_SNIFF_LEN`]) is a whole
 /// JSON value followed by more lines is JSON Lines.
 fn refine(fmt: Format, name: &str, bytes: &[u8]) -> Format {
     let head = &bytes[..bytes.len().min(LINES_SNIFF_LEN)];
-    let unknown_ext = !format::file_name(name).contains('.');
-    let candidate = fmt == Format::Json || (fmt == Format::Text && unknown_ext);
-    if candidate && bytes.len() > read::BINARY_SNIFF_LEN && json::looks_like_lines(head) {
+    if refine_candidate(fmt, name)
+        && bytes.len() > read::BINARY_SNIFF_LEN
+        && json::looks_like_lines(head)
+    {
         Format::Jsonl
     } else {
         fmt
     }
+}
+
+/// Whether [`refine`] may turn `fmt`, detected for `name`, into JSON Lines.
+fn refine_candidate(fmt: Format, name: &str) -> bool {
+    let unknown_ext = !format::file_name(name).contains('.');
+    fmt == Format::Json || (fmt == Format::Text && unknown_ext)
 }
 
 /// How far [`refine`] looks for the end of a first JSON line.
@@ -730,6 +952,126 @@ regex = '\btok_[a-z]{8}[0-9]{8}\b'
         let b = scan_text(&hay, &scanner, &chunked, &mut Vec::new());
         assert_eq!(a.len(), 500);
         assert_eq!(a, b);
+    }
+
+    /// JSON Lines of `n` records, some with a token, some malformed, the last
+    /// without a newline.
+    fn token_lines(n: usize) -> Vec<u8> {
+        let mut data = Vec::new();
+        for i in 0..n {
+            let line = match i % 7 {
+                0 => format!("{{\"id\":{i},\"text\":\"key tok_abcdefgh{i:08} here\"}}"),
+                3 => format!("{{\"id\":{i},\"text\":\"broken tok_zyxwvuts{i:08}"),
+                _ => format!(
+                    "{{\"id\":{i},\"text\":\"{}\"}}",
+                    "plain words ".repeat(i % 23)
+                ),
+            };
+            data.extend_from_slice(line.as_bytes());
+            if i + 1 < n {
+                data.push(b'\n');
+            }
+        }
+        data
+    }
+
+    fn tok_scanner() -> Scanner {
+        crate::engine::scanner_with(
+            r#"
+[[rule]]
+id = "t.tok"
+name = "test token"
+category = "credential"
+severity = "high"
+keywords = ["tok_"]
+regex = '\btok_[a-z]{8}[0-9]{8}\b'
+"#,
+        )
+    }
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    /// (start, end, line, column, record, field) of every finding.
+    type Located = (u64, u64, u64, u64, Option<u64>, Option<String>);
+
+    fn located(o: &FileOutcome) -> Vec<Located> {
+        let f = &o.findings;
+        f.iter()
+            .map(|f| (f.start, f.end, f.line, f.column, f.record, f.field.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn compressed_json_lines_streamed_in_blocks_match_the_plain_file() {
+        let scanner = tok_scanner();
+        let data = token_lines(6000);
+        let opts = ScanOptions {
+            chunk_size: 1024,
+            ..ScanOptions::default()
+        };
+        // blocks of 64 KiB at least: many blocks, each cut inside a line
+        assert!(data.len() > 6 * MIN_STREAM_BLOCK);
+        let plain = scan_bytes("d.jsonl".into(), &data, &scanner, &opts).0;
+        assert_eq!(plain.len(), 1);
+        assert_eq!(plain[0].findings.len(), 6000 / 7 * 2 + 1);
+        let packed = gzip(&data);
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let streamed =
+                pool.install(|| scan_bytes("d.jsonl.gz".into(), &packed, &scanner, &opts).0);
+            assert_eq!(streamed.len(), 1);
+            let s = &streamed[0];
+            assert_eq!(s.status, FileStatus::Scanned, "{threads} threads");
+            assert_eq!(s.bytes, data.len() as u64);
+            assert_eq!(located(s), located(&plain[0]), "{threads} threads");
+            assert_eq!(s.warnings, plain[0].warnings);
+            for f in &s.findings {
+                assert_eq!(&data[f.start as usize..f.end as usize], &f.value[..]);
+            }
+        }
+    }
+
+    #[test]
+    fn a_broken_stream_keeps_the_findings_before_the_break() {
+        let scanner = tok_scanner();
+        let data = token_lines(6000);
+        let opts = ScanOptions {
+            chunk_size: 1024,
+            ..ScanOptions::default()
+        };
+        let packed = gzip(&data);
+        let cut = &packed[..packed.len() * 2 / 3];
+        let out = scan_bytes("d.jsonl.gz".into(), cut, &scanner, &opts).0;
+        assert_eq!(out.len(), 1);
+        let FileStatus::Error(e) = &out[0].status else {
+            panic!("a truncated stream is an error: {:?}", out[0].status)
+        };
+        assert!(e.contains("gzip"), "{e}");
+        let found = &out[0].findings;
+        assert!(!found.is_empty() && found.len() < 6000 / 7 * 2);
+        for f in found {
+            assert_eq!(&data[f.start as usize..f.end as usize], &f.value[..]);
+        }
+        // a limit passed midway is an error too, with the findings before it
+        let small = ScanOptions {
+            limits: Limits {
+                max_member_size: 200_000,
+                ..Limits::default()
+            },
+            ..opts
+        };
+        let out = scan_bytes("d.jsonl.gz".into(), &packed, &scanner, &small).0;
+        assert!(matches!(&out[0].status, FileStatus::Error(e) if e.contains("--max-member-size")));
+        assert!(out[0].findings.iter().all(|f| f.end <= 200_000));
+        assert!(!out[0].findings.is_empty());
     }
 
     #[test]

@@ -45,6 +45,25 @@ pub fn scan(bytes: &[u8], scanner: &Scanner, opts: &ScanOptions) -> crate::FileO
 
 /// Scans JSON Lines in parallel chunks of whole lines.
 pub(crate) fn scan_lines(bytes: &[u8], ctx: &ScanCtx<'_>) -> FormatOutput {
+    let mut out = scan_lines_from(bytes, ctx, 0);
+    note_unlisted(&mut out.warnings, out.malformed);
+    out
+}
+
+/// Adds the count of malformed records beyond those listed in the warnings.
+pub(crate) fn note_unlisted(warnings: &mut Vec<String>, malformed: usize) {
+    if malformed > MAX_WARNINGS {
+        warnings.push(format!(
+            "{} more malformed records not listed",
+            malformed - MAX_WARNINGS
+        ));
+    }
+}
+
+/// Like [`scan_lines`] for a part of a larger stream whose first line is record
+/// `first` (line `first + 1`); byte offsets stay relative to `bytes`, and the
+/// warnings do not count unlisted records (see [`note_unlisted`]).
+pub(crate) fn scan_lines_from(bytes: &[u8], ctx: &ScanCtx<'_>, first: u64) -> FormatOutput {
     let chunks = scan::chunk_ranges(bytes, ctx.chunk_size);
     let counts: Vec<u64> = if chunks.len() == 1 {
         vec![0]
@@ -55,13 +74,13 @@ pub(crate) fn scan_lines(bytes: &[u8], ctx: &ScanCtx<'_>) -> FormatOutput {
             .collect()
     };
     let mut bases = Vec::with_capacity(chunks.len());
-    let mut acc = 0;
+    let mut acc = first;
     for c in &counts {
         bases.push(acc);
         acc += c;
     }
     let parts: Vec<FormatOutput> = if chunks.len() == 1 {
-        vec![scan_chunk(bytes, chunks[0].clone(), 0, ctx)]
+        vec![scan_chunk(bytes, chunks[0].clone(), first, ctx)]
     } else {
         chunks
             .into_par_iter()
@@ -80,12 +99,6 @@ pub(crate) fn scan_lines(bytes: &[u8], ctx: &ScanCtx<'_>) -> FormatOutput {
                 out.warnings.push(w);
             }
         }
-    }
-    if malformed > MAX_WARNINGS {
-        out.warnings.push(format!(
-            "{} more malformed records not listed",
-            malformed - MAX_WARNINGS
-        ));
     }
     out.malformed = malformed;
     out

@@ -16,24 +16,142 @@ pub fn decompress(
     limits: &Limits,
     remaining: &mut u64,
 ) -> Result<Vec<u8>, ReadError> {
-    let name = format_name(format);
-    let reader: Box<dyn Read + '_> = match format {
-        Format::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
-        Format::Zstd => Box::new(
-            zstd::stream::read::Decoder::with_buffer(input).map_err(|e| ReadError::Corrupt {
+    let mut stream = Stream::open(format, input, limits, *remaining)?;
+    let mut out = Vec::new();
+    while stream.fill(&mut out, usize::MAX)? > 0 {}
+    *remaining -= stream.total();
+    Ok(out)
+}
+
+/// A compressed stream decompressed block by block under [`Limits`], so that a
+/// caller can scan one block while the next is decoded and never hold the whole
+/// stream.
+pub(crate) struct Stream<'a> {
+    reader: Box<dyn Read + Send + 'a>,
+    limit: Limiter,
+    total: u64,
+}
+
+impl<'a> Stream<'a> {
+    /// A decoder of `input`, with `remaining` bytes left of the input's budget.
+    pub(crate) fn open(
+        format: Format,
+        input: &'a [u8],
+        limits: &Limits,
+        remaining: u64,
+    ) -> Result<Self, ReadError> {
+        let name = format_name(format);
+        let reader: Box<dyn Read + Send + 'a> = match format {
+            Format::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
+            Format::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(input).map_err(
+                |e| ReadError::Corrupt {
+                    format: name,
+                    message: e.to_string(),
+                },
+            )?),
+            Format::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(input)),
+            Format::Xz => Box::new(lzma_rust2::XzReader::new(input, true)),
+            other => {
+                return Err(ReadError::Unsupported(format!(
+                    "{other} is not a compressed stream"
+                )))
+            }
+        };
+        Ok(Stream {
+            reader,
+            limit: Limiter {
                 format: name,
-                message: e.to_string(),
-            })?,
-        ),
-        Format::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(input)),
-        Format::Xz => Box::new(lzma_rust2::XzReader::new(input, true)),
-        other => {
-            return Err(ReadError::Unsupported(format!(
-                "{other} is not a compressed stream"
-            )))
+                compressed: input.len() as u64,
+                limits: *limits,
+                remaining,
+            },
+            total: 0,
+        })
+    }
+
+    /// Appends up to `want` decompressed bytes to `out` (fewer only at the end of
+    /// the stream); returns how many, 0 at the end.
+    pub(crate) fn fill(&mut self, out: &mut Vec<u8>, want: usize) -> Result<usize, ReadError> {
+        let mut got = 0;
+        while got < want {
+            let n = read_some(&mut self.reader, out, want - got, self.limit.format)?;
+            if n == 0 {
+                break;
+            }
+            got += n;
+            self.total += n as u64;
+            self.limit.check(self.total)?;
         }
-    };
-    read_limited(reader, name, input.len() as u64, limits, remaining)
+        Ok(got)
+    }
+
+    /// Bytes decompressed so far.
+    pub(crate) fn total(&self) -> u64 {
+        self.total
+    }
+}
+
+/// The limits on one stream or member: checked against its size so far.
+struct Limiter {
+    format: &'static str,
+    compressed: u64,
+    limits: Limits,
+    remaining: u64,
+}
+
+impl Limiter {
+    fn check(&self, len: u64) -> Result<(), ReadError> {
+        let limits = &self.limits;
+        if len > limits.max_member_size {
+            return Err(ReadError::TooLarge {
+                limit: limits.max_member_size,
+                flag: "--max-member-size",
+            });
+        }
+        if len > self.remaining {
+            return Err(ReadError::TooLarge {
+                limit: limits.max_total_size,
+                flag: "--max-decompressed-size",
+            });
+        }
+        if len > RATIO_FLOOR && len > self.compressed.max(1).saturating_mul(limits.max_ratio) {
+            return Err(ReadError::Ratio {
+                max_ratio: limits.max_ratio,
+                compressed: self.compressed,
+                decompressed: len,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// One read of at most `most` (and 64 KiB) bytes appended to `out`.
+fn read_some(
+    reader: &mut impl Read,
+    out: &mut Vec<u8>,
+    most: usize,
+    format: &'static str,
+) -> Result<usize, ReadError> {
+    let at = out.len();
+    out.resize(at + most.min(64 << 10), 0);
+    loop {
+        match reader.read(&mut out[at..]) {
+            Ok(n) => {
+                out.truncate(at + n);
+                return Ok(n);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                out.truncate(at);
+                let message = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                    format!("unexpected end of stream ({e})")
+                } else {
+                    e.to_string()
+                };
+                return Err(ReadError::Corrupt { format, message });
+            }
+        }
+    }
 }
 
 /// The name used in messages.
@@ -50,6 +168,8 @@ pub(crate) fn format_name(format: Format) -> &'static str {
 }
 
 /// Reads all of `reader` (the decoder of `compressed` bytes) under the limits.
+/// Reads all of `reader` (a stream or archive member of `format`, `compressed`
+/// bytes in the input) under `limits`; `remaining` is reduced by the output size.
 pub(crate) fn read_limited(
     mut reader: impl Read,
     format: &'static str,
@@ -57,43 +177,15 @@ pub(crate) fn read_limited(
     limits: &Limits,
     remaining: &mut u64,
 ) -> Result<Vec<u8>, ReadError> {
+    let limit = Limiter {
+        format,
+        compressed,
+        limits: *limits,
+        remaining: *remaining,
+    };
     let mut out: Vec<u8> = Vec::new();
-    let mut buf = vec![0u8; 64 << 10];
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                let message = if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                    format!("unexpected end of stream ({e})")
-                } else {
-                    e.to_string()
-                };
-                return Err(ReadError::Corrupt { format, message });
-            }
-        };
-        let len = (out.len() + n) as u64;
-        if len > limits.max_member_size {
-            return Err(ReadError::TooLarge {
-                limit: limits.max_member_size,
-                flag: "--max-member-size",
-            });
-        }
-        if len > *remaining {
-            return Err(ReadError::TooLarge {
-                limit: limits.max_total_size,
-                flag: "--max-decompressed-size",
-            });
-        }
-        if len > RATIO_FLOOR && len > compressed.max(1).saturating_mul(limits.max_ratio) {
-            return Err(ReadError::Ratio {
-                max_ratio: limits.max_ratio,
-                compressed,
-                decompressed: len,
-            });
-        }
-        out.extend_from_slice(&buf[..n]);
+    while read_some(&mut reader, &mut out, usize::MAX, format)? > 0 {
+        limit.check(out.len() as u64)?;
     }
     *remaining -= out.len() as u64;
     Ok(out)
