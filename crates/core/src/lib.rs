@@ -4,7 +4,7 @@
 //! before they are used to train a model.
 //!
 //! One flow, one direction: [`source`] walks inputs, [`read`] gives bytes (mmap or
-//! read; compressed streams and archive members expanded under limits), [`format`]
+//! read; compressed streams and archive members expanded under limits), [`format`](mod@format)
 //! knows where records and fields are (text, JSON Lines, JSON, notebooks, CSV/TSV,
 //! Parquet), [`engine`] finds matches, [`finding`] describes them and [`report`]
 //! writes them out. [`scan`] wires the stages for a set of inputs, in parallel.

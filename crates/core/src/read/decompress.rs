@@ -1,4 +1,5 @@
-//! Compressed streams (gzip, zstd, bzip2, xz), decompressed in memory under
+//! Compressed streams (gzip, zstd, bzip2, xz), decompressed whole ([`decompress`])
+//! or block by block (`Stream`, which the scan uses for JSON Lines) under
 //! [`Limits`]: a stream that grows past the member or total size, or past the
 //! allowed ratio, stops with a clear error instead of filling memory.
 
