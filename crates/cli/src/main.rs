@@ -312,8 +312,8 @@ fn run_scan(args: ScanArgs) -> Result<Exit> {
     if args.threads == Some(0) {
         anyhow::bail!("--threads must be at least 1");
     }
-    let set = load_rules(&args.rules)?;
     let pool = build_pool(args.threads)?;
+    let set = pool.install(|| load_rules(&args.rules))?;
     let scanner = pool
         .install(|| Scanner::new(&set))
         .context("compiling the rules")?;

@@ -309,8 +309,8 @@ impl Scanner {
         let mut rules = Vec::with_capacity(set.len());
         let mut keyword_specs = Vec::new();
         let mut anchors = anchor::AnchorRules::default();
-        // Distinct contexts: (spec, compiled, rules that use it).
-        let mut contexts: Vec<(&ContextSpec, Arc<score::Context>, Vec<usize>)> = Vec::new();
+        // Distinct contexts: (spec, rules that use it); compiled below, in parallel.
+        let mut contexts: Vec<(&ContextSpec, Vec<usize>)> = Vec::new();
         // Regexes of user rules compile up front (spread over the threads of the
         // current rayon pool); built-in ones on first use.
         let eager: Vec<Option<(meta::Regex, Option<usize>)>> = {
@@ -347,6 +347,12 @@ impl Scanner {
             if let Some(a) = rule.anchor {
                 anchors.add(idx as u32, a);
             }
+            if let Some(spec) = &rule.context {
+                match contexts.iter_mut().find(|(s, _)| *s == spec) {
+                    Some((_, users)) => users.push(idx),
+                    None => contexts.push((spec, vec![idx])),
+                }
+            }
             rules.push(CompiledRule {
                 info: Arc::new(RuleInfo {
                     id: rule.id.clone(),
@@ -361,17 +367,7 @@ impl Scanner {
                 max_len,
                 before: rule.max_before.map_or(max_len, |b| b.min(max_len)),
                 validators: loaded.validators.clone(),
-                context: rule.context.as_ref().map(|spec| {
-                    let at = match contexts.iter().position(|(s, _, _)| *s == spec) {
-                        Some(at) => at,
-                        None => {
-                            contexts.push((spec, Arc::new(score::Context::new(spec)), Vec::new()));
-                            contexts.len() - 1
-                        }
-                    };
-                    contexts[at].2.push(idx);
-                    contexts[at].1.clone()
-                }),
+                context: None,
                 required_context: None,
                 confidence: rule.confidence,
                 placeholder_filter: rule.placeholder_filter,
@@ -399,7 +395,7 @@ impl Scanner {
         // a window without one in reach is skipped without a scan.
         let mut required_contexts = 0;
         let mut context_margin = 0;
-        for (spec, _, users) in &contexts {
+        for (spec, users) in &contexts {
             if !spec.required {
                 continue;
             }
@@ -416,7 +412,23 @@ impl Scanner {
             }
             required_contexts += 1;
         }
-        let keywords = keywords::Keywords::new(&keyword_specs).map_err(EngineError::Keywords)?;
+        // The keyword tables and the context words' automata, side by side.
+        let (keywords, compiled) = rayon::join(
+            || keywords::Keywords::new(&keyword_specs),
+            || {
+                use rayon::prelude::*;
+                contexts
+                    .par_iter()
+                    .map(|(spec, _)| Arc::new(score::Context::new(spec)))
+                    .collect::<Vec<_>>()
+            },
+        );
+        let keywords = keywords.map_err(EngineError::Keywords)?;
+        for ((_, users), context) in contexts.iter().zip(compiled) {
+            for &idx in users {
+                rules[idx].context = Some(context.clone());
+            }
+        }
         Ok(Scanner {
             inner: Arc::new(Inner {
                 rules,

@@ -10,6 +10,8 @@
 //! ```
 
 use std::collections::{BTreeMap, HashSet};
+
+use rayon::prelude::*;
 use std::fmt;
 use std::path::Path;
 
@@ -400,9 +402,18 @@ impl RuleSet {
 
     /// The rules embedded in the library at build time.
     pub fn builtin() -> Result<Self, RuleError> {
+        let files = embedded::EMBEDDED_RULE_FILES;
+        let parse = |(name, text): &(&str, &str)| parse_rules(&format!("patterns/{name}"), text);
+        // Inside a thread pool (the CLI's), the files are parsed and checked in
+        // parallel: most of the start-up. Outside one, no pool is started for it.
+        let parsed: Vec<_> = if rayon::current_thread_index().is_some() {
+            files.par_iter().map(parse).collect()
+        } else {
+            files.iter().map(parse).collect()
+        };
         let mut set = Self::new();
-        for (name, text) in embedded::EMBEDDED_RULE_FILES {
-            set.add_str(&format!("patterns/{name}"), text)?;
+        for (file, rules) in files.iter().zip(parsed) {
+            set.merge(&format!("patterns/{}", file.0), rules?)?;
         }
         for r in &mut set.rules {
             r.builtin = true;
@@ -443,35 +454,20 @@ impl RuleSet {
 
     /// Adds the rules of a TOML document; `file` names it in errors.
     pub fn add_str(&mut self, file: &str, text: &str) -> Result<(), RuleError> {
-        let parsed: RuleFile = toml::from_str(text).map_err(|e| RuleError::Parse {
-            file: file.to_string(),
-            message: e.to_string().trim_end().to_string(),
-        })?;
+        self.merge(file, parse_rules(file, text)?)
+    }
+
+    /// Adds rules parsed from `file`, refusing an id already present.
+    fn merge(&mut self, file: &str, new: Vec<LoadedRule>) -> Result<(), RuleError> {
         let mut seen: HashSet<String> = self.rules.iter().map(|r| r.rule.id.clone()).collect();
-        let mut new = Vec::with_capacity(parsed.rule.len());
-        for rule in parsed.rule {
-            let err = |message: String| RuleError::Rule {
-                file: file.to_string(),
-                id: rule.id.clone(),
-                message,
-            };
-            let max_len = check_rule(&rule).map_err(err)?;
-            if !seen.insert(rule.id.clone()) {
-                return Err(err("duplicate rule id".into()));
+        for loaded in &new {
+            if !seen.insert(loaded.rule.id.clone()) {
+                return Err(RuleError::Rule {
+                    file: file.to_string(),
+                    id: loaded.rule.id.clone(),
+                    message: "duplicate rule id".into(),
+                });
             }
-            let validators = rule
-                .validators
-                .iter()
-                .map(Validator::from_spec)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(err)?;
-            new.push(LoadedRule {
-                rule,
-                source: file.to_string(),
-                validators,
-                builtin: false,
-                max_len,
-            });
         }
         self.rules.extend(new);
         Ok(())
@@ -604,6 +600,38 @@ fn check_rule(rule: &Rule) -> Result<usize, String> {
     // The regex is checked here (parsed, not compiled: the engine compiles it once)
     // so that a bad pattern is reported with its file and rule.
     crate::engine::check_rule_regex(rule)
+}
+
+/// The rules of one TOML file, each checked (regex syntax and bound, validators),
+/// in file order; ids are not compared with other rules here.
+fn parse_rules(file: &str, text: &str) -> Result<Vec<LoadedRule>, RuleError> {
+    let parsed: RuleFile = toml::from_str(text).map_err(|e| RuleError::Parse {
+        file: file.to_string(),
+        message: e.to_string().trim_end().to_string(),
+    })?;
+    let mut new = Vec::with_capacity(parsed.rule.len());
+    for rule in parsed.rule {
+        let err = |message: String| RuleError::Rule {
+            file: file.to_string(),
+            id: rule.id.clone(),
+            message,
+        };
+        let max_len = check_rule(&rule).map_err(err)?;
+        let validators = rule
+            .validators
+            .iter()
+            .map(Validator::from_spec)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(err)?;
+        new.push(LoadedRule {
+            rule,
+            source: file.to_string(),
+            validators,
+            builtin: false,
+            max_len,
+        });
+    }
+    Ok(new)
 }
 
 #[cfg(test)]
