@@ -362,8 +362,12 @@ impl Layer<'_> {
         let ended = head.len() < block;
         let inner = choose_format(forced, name, &head, depth);
         let binary = !self.opts.binary && read::looks_binary(&head);
-        if inner == Format::Jsonl && !binary && !ended {
-            return self.scan_lines_stream(path, fmt, stream, head);
+        if !binary && !ended {
+            match inner {
+                Format::Jsonl => return self.scan_lines_stream(path, fmt, stream, head),
+                Format::Text => return self.scan_text_stream(path, fmt, stream, head),
+                _ => {}
+            }
         }
         if !ended {
             if let Err(e) = read(&mut stream, &mut head, usize::MAX) {
@@ -386,13 +390,7 @@ impl Layer<'_> {
         mut stream: decompress::Stream<'_>,
         head: Vec<u8>,
     ) {
-        // A chunk per thread in every block, so that all threads scan a block
-        // while the next is decoded.
-        let block = self
-            .opts
-            .chunk_size
-            .saturating_mul(rayon::current_num_threads())
-            .max(MIN_STREAM_BLOCK);
+        let block = stream_block(self.opts.chunk_size);
         // Four chunks per thread in a block: the threads finish a block together
         // (with one chunk each, one would wait for the other at every block).
         let ctx = ScanCtx {
@@ -405,7 +403,6 @@ impl Layer<'_> {
         let mut parts = LineParts::new(path.clone(), ctx);
         let mut carry = head;
         let mut total = carry.len() as u64;
-        let mut failed = None;
         let mut feed = |parts: &mut LineParts<'_>, carry: &mut Vec<u8>, data: Vec<u8>| {
             total += data.len() as u64;
             if carry.is_empty() {
@@ -418,45 +415,9 @@ impl Layer<'_> {
                 parts.scan(&std::mem::replace(carry, rest));
             }
         };
-        let next = |stream: &mut decompress::Stream<'_>| {
-            let mut data = Vec::with_capacity(block);
-            guarded_fill(fmt, stream, &mut data, block).map(|_| data)
-        };
         // The head's complete lines first.
         feed(&mut parts, &mut carry, Vec::new());
-        if rayon::current_num_threads() > 1 {
-            std::thread::scope(|s| {
-                let (tx, rx) = std::sync::mpsc::sync_channel(1);
-                s.spawn(move || loop {
-                    let data = next(&mut stream);
-                    let last = !matches!(&data, Ok(d) if !d.is_empty());
-                    if tx.send(data).is_err() || last {
-                        break;
-                    }
-                });
-                for data in rx {
-                    match data {
-                        Ok(d) if d.is_empty() => break,
-                        Ok(d) => feed(&mut parts, &mut carry, d),
-                        Err(e) => {
-                            failed = Some(e);
-                            break;
-                        }
-                    }
-                }
-            });
-        } else {
-            loop {
-                match next(&mut stream) {
-                    Ok(d) if d.is_empty() => break,
-                    Ok(d) => feed(&mut parts, &mut carry, d),
-                    Err(e) => {
-                        failed = Some(e);
-                        break;
-                    }
-                }
-            }
-        }
+        let failed = decode_blocks(fmt, &mut stream, block, |d| feed(&mut parts, &mut carry, d));
         // A last line without a newline.
         if failed.is_none() && !carry.is_empty() {
             parts.scan(&carry);
@@ -468,6 +429,57 @@ impl Layer<'_> {
         outcome.bytes = total;
         outcome.findings = parts.findings;
         outcome.warnings = parts.warnings;
+        if let Some(e) = failed {
+            outcome.status = FileStatus::Error(e.to_string());
+        }
+        self.outcomes.push(outcome);
+    }
+
+    /// Plain text decompressed from `stream` (whose first bytes are `head`),
+    /// scanned as the blocks come: the candidates of each block are confirmed
+    /// once the stream holds [`Scanner::max_reach`] bytes past them, and the text
+    /// kept is only that much before the next candidate, so findings equal those
+    /// of the whole stream and memory holds a few blocks.
+    fn scan_text_stream(
+        &mut self,
+        path: Arc<str>,
+        fmt: Format,
+        mut stream: decompress::Stream<'_>,
+        head: Vec<u8>,
+    ) {
+        let block = stream_block(self.opts.chunk_size);
+        let opts = ScanOptions {
+            engine: self.opts.engine.clone(),
+            chunk_size: (self.opts.chunk_size / 4).max(1),
+            stats: self.opts.stats,
+            ..ScanOptions::default()
+        };
+        let mut text = TextParts {
+            scanner: self.scanner,
+            opts: &opts,
+            reach: self.scanner.max_reach(),
+            buf: head,
+            start: 0,
+            scanned: 0,
+            line: 1,
+            column: 0,
+            hits: Vec::new(),
+            stats: Vec::new(),
+        };
+        text.scan(false);
+        let failed = decode_blocks(fmt, &mut stream, block, |d| {
+            text.buf.extend_from_slice(&d);
+            text.scan(false);
+        });
+        if failed.is_none() {
+            text.scan(true);
+        }
+        let total = (text.start + text.buf.len()) as u64;
+        self.remaining = self.remaining.saturating_sub(total);
+        merge_stats(&mut self.stats, &text.stats);
+        let mut outcome = FileOutcome::new(path.clone());
+        outcome.bytes = total;
+        outcome.findings = to_findings(&path, self.scanner, &[], text.hits);
         if let Some(e) = failed {
             outcome.status = FileStatus::Error(e.to_string());
         }
@@ -536,6 +548,127 @@ fn guarded_fill(
                 message: "decoder failed on malformed input".into(),
             })
         })
+}
+
+/// Decoded blocks of a stream of `block` bytes: the decoding runs on a thread of
+/// its own while `feed` scans the previous block, unless the current pool has one
+/// thread (`-j1` starts no thread). Returns the error that ended the stream early.
+fn decode_blocks(
+    fmt: Format,
+    stream: &mut decompress::Stream<'_>,
+    block: usize,
+    mut feed: impl FnMut(Vec<u8>),
+) -> Option<ReadError> {
+    let next = |stream: &mut decompress::Stream<'_>| {
+        let mut data = Vec::with_capacity(block);
+        guarded_fill(fmt, stream, &mut data, block).map(|_| data)
+    };
+    if rayon::current_num_threads() > 1 {
+        std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            s.spawn(move || loop {
+                let data = next(stream);
+                let last = !matches!(&data, Ok(d) if !d.is_empty());
+                if tx.send(data).is_err() || last {
+                    break;
+                }
+            });
+            for data in rx {
+                match data {
+                    Ok(d) if d.is_empty() => break,
+                    Ok(d) => feed(d),
+                    Err(e) => return Some(e),
+                }
+            }
+            None
+        })
+    } else {
+        loop {
+            match next(stream) {
+                Ok(d) if d.is_empty() => return None,
+                Ok(d) => feed(d),
+                Err(e) => return Some(e),
+            }
+        }
+    }
+}
+
+/// Decoded bytes per block of a stream: a chunk per thread, so that all threads
+/// scan a block while the next is decoded.
+fn stream_block(chunk_size: usize) -> usize {
+    chunk_size
+        .saturating_mul(rayon::current_num_threads())
+        .max(MIN_STREAM_BLOCK)
+}
+
+/// The state of a streamed text input: the part of the stream still needed.
+struct TextParts<'a> {
+    scanner: &'a Scanner,
+    opts: &'a ScanOptions,
+    /// [`Scanner::max_reach`].
+    reach: usize,
+    /// Stream bytes from offset `start` on.
+    buf: Vec<u8>,
+    start: usize,
+    /// Candidates starting before this stream offset are confirmed.
+    scanned: usize,
+    /// Line (1-based) of `buf[0]`, and its byte column (0-based).
+    line: u64,
+    column: u64,
+    hits: Vec<Hit>,
+    stats: Vec<RuleStats>,
+}
+
+impl TextParts<'_> {
+    /// Confirms the candidates whose windows the buffer now holds (all of them at
+    /// the end of the stream), then forgets what no later candidate can reach.
+    fn scan(&mut self, last: bool) {
+        let end = self.start + self.buf.len();
+        let upto = if last {
+            end
+        } else {
+            end.saturating_sub(self.reach)
+        };
+        if upto > self.scanned {
+            let range = self.scanned - self.start..upto - self.start;
+            let matches =
+                scan_text_range(&self.buf, range, self.scanner, self.opts, &mut self.stats);
+            let mut lines = LineCounter::new(&self.buf);
+            for m in matches {
+                let (line, col) = lines.locate(m.start);
+                let col = if line == 1 { col + self.column } else { col };
+                let shift = |r: Range<usize>| r.start + self.start..r.end + self.start;
+                self.hits.push(Hit {
+                    value: self.buf[m.start..m.end].to_vec(),
+                    record: None,
+                    field: None,
+                    row_group: None,
+                    line_col: Some((line + self.line - 1, col)),
+                    m: Match {
+                        start: m.start + self.start,
+                        end: m.end + self.start,
+                        match_span: shift(m.match_span.clone()),
+                        ..m
+                    },
+                });
+            }
+            self.scanned = upto;
+        }
+        let keep = self.scanned.saturating_sub(self.reach).max(self.start);
+        let cut = keep - self.start;
+        if cut > 0 {
+            let gone = &self.buf[..cut];
+            match memchr::memrchr(b'\n', gone) {
+                Some(nl) => {
+                    self.line += memchr::memchr_iter(b'\n', gone).count() as u64;
+                    self.column = (cut - nl - 1) as u64;
+                }
+                None => self.column += cut as u64,
+            }
+            self.buf.drain(..cut);
+            self.start = keep;
+        }
+    }
 }
 
 /// What the parts of a streamed JSON Lines input add up to.
@@ -777,7 +910,22 @@ pub fn scan_text(
     opts: &ScanOptions,
     stats: &mut Vec<RuleStats>,
 ) -> Vec<Match> {
-    let chunks = chunk_ranges(hay, opts.chunk_size);
+    scan_text_range(hay, 0..hay.len(), scanner, opts, stats)
+}
+
+/// Scans the candidates that start in `range` of `hay` (windows may read the
+/// rest of `hay`), in parallel chunks when it is large; matches sorted by offset.
+fn scan_text_range(
+    hay: &[u8],
+    range: Range<usize>,
+    scanner: &Scanner,
+    opts: &ScanOptions,
+    stats: &mut Vec<RuleStats>,
+) -> Vec<Match> {
+    let chunks: Vec<Range<usize>> = chunk_ranges(&hay[range.clone()], opts.chunk_size)
+        .into_iter()
+        .map(|c| c.start + range.start..c.end + range.start)
+        .collect();
     let want_stats = opts.stats;
     let parts: Vec<(Vec<Match>, Vec<RuleStats>)> = if chunks.len() == 1 {
         vec![scan_range(
@@ -1033,6 +1181,46 @@ regex = '\btok_[a-z]{8}[0-9]{8}\b'
             assert_eq!(s.bytes, data.len() as u64);
             assert_eq!(located(s), located(&plain[0]), "{threads} threads");
             assert_eq!(s.warnings, plain[0].warnings);
+            for f in &s.findings {
+                assert_eq!(&data[f.start as usize..f.end as usize], &f.value[..]);
+            }
+        }
+    }
+
+    #[test]
+    fn compressed_text_streamed_in_blocks_matches_the_plain_file() {
+        let scanner = tok_scanner();
+        // Tokens at every offset modulo 97, on lines of growing length (up to
+        // ~100 KB, longer than a block, so columns carry across blocks).
+        let mut data = Vec::new();
+        let mut planted = 0;
+        for i in 0..4000usize {
+            data.extend_from_slice("x".repeat(i % 97).as_bytes());
+            data.extend_from_slice(format!(" tok_abcdefgh{i:08} ").as_bytes());
+            planted += 1;
+            if i % 50 == 49 && i < 3000 {
+                data.push(b'\n');
+            }
+        }
+        let opts = ScanOptions {
+            chunk_size: 1024,
+            ..ScanOptions::default()
+        };
+        assert!(data.len() > 3 * MIN_STREAM_BLOCK);
+        let plain = scan_bytes("d.txt".into(), &data, &scanner, &opts).0;
+        assert_eq!(plain[0].findings.len(), planted);
+        let packed = gzip(&data);
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let streamed =
+                pool.install(|| scan_bytes("d.txt.gz".into(), &packed, &scanner, &opts).0);
+            let s = &streamed[0];
+            assert_eq!(s.status, FileStatus::Scanned, "{threads} threads");
+            assert_eq!(s.bytes, data.len() as u64);
+            assert_eq!(located(s), located(&plain[0]), "{threads} threads");
             for f in &s.findings {
                 assert_eq!(&data[f.start as usize..f.end as usize], &f.value[..]);
             }

@@ -484,6 +484,20 @@ impl Scanner {
             .unwrap_or(0)
     }
 
+    /// How far from a candidate any rule may read: its window before and after,
+    /// and context words around that. A part of a stream scanned with this much of
+    /// the stream on each side finds what a scan of the whole stream finds there.
+    pub fn max_reach(&self) -> usize {
+        let rules = &self.inner.rules;
+        let window = |r: &CompiledRule| r.context.as_ref().map_or(0, |c| c.window);
+        let longest = |f: &dyn Fn(&CompiledRule) -> usize| rules.iter().map(f).max().unwrap_or(0);
+        longest(&|r| r.before)
+            + longest(&|r| r.max_len)
+            + longest(&window)
+            + self.inner.keywords.as_ref().map_or(0, |k| k.max_len())
+            + MAX_CONTEXT_MARGIN
+    }
+
     /// The confidence a context word adds to a match of rule `idx` (0 when the
     /// rule has no context words): a value scanned on its own may score this much
     /// higher where it has context.

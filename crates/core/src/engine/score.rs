@@ -9,7 +9,7 @@ use crate::rules::{ContextSide, ContextSpec};
 /// Context words of one rule, compiled.
 pub(super) struct Context {
     words: AhoCorasick,
-    window: usize,
+    pub(super) window: usize,
     side: ContextSide,
     pub(super) required: bool,
     pub(super) boost: f32,
