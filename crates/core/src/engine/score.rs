@@ -203,12 +203,32 @@ const PLACEHOLDER_MARKS: &[&str] = &[
 /// Why `value` looks like a placeholder, a documentation example or a well-known test
 /// value; `None` when it looks real.
 pub fn placeholder_reason(value: &[u8]) -> Option<&'static str> {
-    let lower: Vec<u8> = value.iter().map(u8::to_ascii_lowercase).collect();
-    let body: Vec<u8> = lower
-        .iter()
-        .copied()
-        .filter(|b| b.is_ascii_alphanumeric())
-        .collect();
+    crate::validate::with_lowercase(value, |lower| {
+        // The letters and digits, on the stack like `lower` when they fit.
+        let mut stack = [0u8; 256];
+        let heap: Vec<u8>;
+        let body: &[u8] = if lower.len() <= stack.len() {
+            let mut n = 0;
+            for &b in lower.iter().filter(|b| b.is_ascii_alphanumeric()) {
+                stack[n] = b;
+                n += 1;
+            }
+            &stack[..n]
+        } else {
+            heap = lower
+                .iter()
+                .copied()
+                .filter(u8::is_ascii_alphanumeric)
+                .collect();
+            &heap
+        };
+        placeholder_in(lower, body)
+    })
+}
+
+/// [`placeholder_reason`] of a value given in lowercase (`lower`) and as its
+/// letters and digits only (`body`).
+fn placeholder_in(lower: &[u8], body: &[u8]) -> Option<&'static str> {
     if body.len() >= 4 && body.iter().all(|&b| b == body[0]) {
         return Some("placeholder value (one repeated character)");
     }
@@ -222,14 +242,11 @@ pub fn placeholder_reason(value: &[u8]) -> Option<&'static str> {
         if ascending || descending {
             return Some("placeholder value (sequential digits)");
         }
-        if KNOWN_TEST_VALUES
-            .iter()
-            .any(|t| t.as_bytes() == body.as_slice())
-        {
+        if KNOWN_TEST_VALUES.iter().any(|t| t.as_bytes() == body) {
             return Some("well-known test value");
         }
     }
-    if repeated_pattern(&body) {
+    if repeated_pattern(body) {
         return Some("placeholder value (repeated pattern)");
     }
     // One automaton over all marks, built once (a `memmem::find` per mark built a
@@ -238,7 +255,7 @@ pub fn placeholder_reason(value: &[u8]) -> Option<&'static str> {
     let marks = MARKS.get_or_init(|| {
         AhoCorasick::new(PLACEHOLDER_MARKS).expect("placeholder marks are plain literals")
     });
-    if marks.is_match(&lower) {
+    if marks.is_match(lower) {
         return Some("placeholder or documentation example");
     }
     None
@@ -275,12 +292,18 @@ const RESERVED_TLDS: &[&str] = &["example", "test", "invalid", "localhost"];
 pub fn reserved_reason(value: &[u8]) -> Option<&'static str> {
     let text = std::str::from_utf8(value).ok()?;
     if let Some((_, domain)) = text.rsplit_once('@') {
-        let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+        let domain = domain.trim_end_matches('.');
         let tld = domain.rsplit('.').next().unwrap_or("");
-        let reserved = RESERVED_DOMAINS
-            .iter()
-            .any(|d| domain == *d || domain.ends_with(&format!(".{d}")))
-            || (domain.contains('.') && RESERVED_TLDS.contains(&tld));
+        // `d` itself or a subdomain of it, compared without allocating.
+        let under = |d: &str| {
+            let n = domain.len();
+            domain.eq_ignore_ascii_case(d)
+                || (n > d.len()
+                    && domain.as_bytes()[n - d.len() - 1] == b'.'
+                    && domain.as_bytes()[n - d.len()..].eq_ignore_ascii_case(d.as_bytes()))
+        };
+        let reserved = RESERVED_DOMAINS.iter().any(|d| under(d))
+            || (domain.contains('.') && RESERVED_TLDS.iter().any(|t| t.eq_ignore_ascii_case(tld)));
         return reserved.then_some("reserved documentation domain (RFC 2606)");
     }
     if let Ok(ip) = text.parse::<std::net::Ipv4Addr>() {
@@ -298,6 +321,35 @@ pub fn reserved_reason(value: &[u8]) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_values_are_checked_like_short_ones() {
+        // up to 256 bytes the lowercase copy is on the stack, past that on the heap
+        for pad in [10, 240, 300, 2000] {
+            // random-looking letters and digits (a small LCG)
+            let mut x: u32 = 12345;
+            let mut v: Vec<u8> = (0..pad)
+                .map(|_| {
+                    x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    b"aB3dE5gH7jK9mN1pQ2sT4vW6yZ8"[(x >> 16) as usize % 27]
+                })
+                .collect();
+            assert_eq!(placeholder_reason(&v), None, "{pad}");
+            v.extend_from_slice(b"_CHANGEME");
+            assert!(placeholder_reason(&v).is_some(), "{pad}");
+            let ones = vec![b'Q'; pad];
+            assert!(placeholder_reason(&ones).is_some(), "{pad}");
+        }
+        assert!(crate::validate::word_coverage(&b"CorrectHorse".repeat(40)) > 0.8);
+    }
+
+    #[test]
+    fn reserved_domains_match_in_any_case_and_only_whole_labels() {
+        assert!(reserved_reason(b"a@Mail.EXAMPLE.org").is_some());
+        assert!(reserved_reason(b"a@EXAMPLE.COM.").is_some());
+        assert!(reserved_reason(b"a@notexample.com").is_none());
+        assert!(reserved_reason(b"a@host.TEST").is_some());
+    }
 
     #[test]
     fn reserved_values() {

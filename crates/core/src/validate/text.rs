@@ -109,13 +109,29 @@ fn word_set() -> &'static WordSet {
     })
 }
 
+/// Calls `f` with `value` in ASCII lowercase, in a buffer on the stack for values of
+/// up to 256 bytes: candidates are checked without allocating.
+pub(crate) fn with_lowercase<R>(value: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+    let mut stack = [0u8; 256];
+    if let Some(buf) = stack.get_mut(..value.len()) {
+        buf.copy_from_slice(value);
+        buf.make_ascii_lowercase();
+        f(buf)
+    } else {
+        f(&value.to_ascii_lowercase())
+    }
+}
+
 /// Fraction (0..1) of the letters and digits of `value` covered by known words of
 /// 3+ letters, found greedily longest-first within each run of letters. Random
 /// tokens score low; `correct_horse_battery` or `MyPasswordHere` score high, and a
 /// word padded with digits and symbols (`Summer2024!x`) scores in between.
 pub fn word_coverage(value: &[u8]) -> f64 {
+    with_lowercase(value, coverage_of_lowercase)
+}
+
+fn coverage_of_lowercase(lower: &[u8]) -> f64 {
     let set = word_set();
-    let lower: Vec<u8> = value.iter().map(u8::to_ascii_lowercase).collect();
     let letters = lower.iter().filter(|b| b.is_ascii_lowercase()).count();
     let alnum = lower.iter().filter(|b| b.is_ascii_alphanumeric()).count();
     if letters == 0 {
