@@ -390,14 +390,12 @@ impl Layer<'_> {
         mut stream: decompress::Stream<'_>,
         head: Vec<u8>,
     ) {
-        let block = stream_block(self.opts.chunk_size);
-        // Four chunks per thread in a block: the threads finish a block together
-        // (with one chunk each, one would wait for the other at every block).
+        let (block, chunk_size) = stream_sizes(self.opts.chunk_size);
         let ctx = ScanCtx {
             scanner: self.scanner,
             config: &self.opts.engine,
             fields: self.opts.fields.as_ref(),
-            chunk_size: (self.opts.chunk_size / 4).max(1),
+            chunk_size,
             stats: self.opts.stats,
         };
         let mut parts = LineParts::new(path.clone(), ctx);
@@ -422,13 +420,25 @@ impl Layer<'_> {
         if failed.is_none() && !carry.is_empty() {
             parts.scan(&carry);
         }
-        self.remaining = self.remaining.saturating_sub(total);
-        merge_stats(&mut self.stats, &parts.stats);
         format::jsonl::note_unlisted(&mut parts.warnings, parts.malformed);
         let mut outcome = FileOutcome::new(path);
-        outcome.bytes = total;
         outcome.findings = parts.findings;
         outcome.warnings = parts.warnings;
+        self.finish_stream(outcome, total, &parts.stats, failed);
+    }
+
+    /// Records a streamed input: its size, statistics, and the error that ended
+    /// it early, if any.
+    fn finish_stream(
+        &mut self,
+        mut outcome: FileOutcome,
+        total: u64,
+        stats: &[RuleStats],
+        failed: Option<ReadError>,
+    ) {
+        self.remaining = self.remaining.saturating_sub(total);
+        merge_stats(&mut self.stats, stats);
+        outcome.bytes = total;
         if let Some(e) = failed {
             outcome.status = FileStatus::Error(e.to_string());
         }
@@ -447,10 +457,10 @@ impl Layer<'_> {
         mut stream: decompress::Stream<'_>,
         head: Vec<u8>,
     ) {
-        let block = stream_block(self.opts.chunk_size);
+        let (block, chunk_size) = stream_sizes(self.opts.chunk_size);
         let opts = ScanOptions {
             engine: self.opts.engine.clone(),
-            chunk_size: (self.opts.chunk_size / 4).max(1),
+            chunk_size,
             stats: self.opts.stats,
             ..ScanOptions::default()
         };
@@ -475,15 +485,9 @@ impl Layer<'_> {
             text.scan(true);
         }
         let total = (text.start + text.buf.len()) as u64;
-        self.remaining = self.remaining.saturating_sub(total);
-        merge_stats(&mut self.stats, &text.stats);
         let mut outcome = FileOutcome::new(path.clone());
-        outcome.bytes = total;
         outcome.findings = to_findings(&path, self.scanner, &[], text.hits);
-        if let Some(e) = failed {
-            outcome.status = FileStatus::Error(e.to_string());
-        }
-        self.outcomes.push(outcome);
+        self.finish_stream(outcome, total, &text.stats, failed);
     }
 
     fn scan_archive(&mut self, path: Arc<str>, fmt: Format, bytes: &[u8], depth: Depth) {
@@ -593,12 +597,15 @@ fn decode_blocks(
     }
 }
 
-/// Decoded bytes per block of a stream: a chunk per thread, so that all threads
-/// scan a block while the next is decoded.
-fn stream_block(chunk_size: usize) -> usize {
-    chunk_size
+/// Decoded bytes per block of a stream, and the chunks a block is scanned in: a
+/// block holds `chunk_size` per thread, so that all threads scan a block while the
+/// next is decoded, in four chunks per thread, so that they finish it together
+/// (with one chunk each, one would wait for the other at every block).
+fn stream_sizes(chunk_size: usize) -> (usize, usize) {
+    let block = chunk_size
         .saturating_mul(rayon::current_num_threads())
-        .max(MIN_STREAM_BLOCK)
+        .max(MIN_STREAM_BLOCK);
+    (block, (chunk_size / 4).max(1))
 }
 
 /// The state of a streamed text input: the part of the stream still needed.
@@ -1070,17 +1077,7 @@ mod tests {
 
     #[test]
     fn a_single_long_line_scanned_in_chunks_gives_the_same_findings() {
-        let scanner = crate::engine::scanner_with(
-            r#"
-[[rule]]
-id = "t.tok"
-name = "test token"
-category = "credential"
-severity = "high"
-keywords = ["tok_"]
-regex = '\btok_[a-z]{8}[0-9]{8}\b'
-"#,
-        );
+        let scanner = tok_scanner();
         let mut hay = Vec::new();
         for i in 0..500 {
             hay.extend_from_slice("x".repeat(i % 37).as_bytes());
