@@ -399,22 +399,25 @@ impl Layer<'_> {
             stats: self.opts.stats,
         };
         let mut parts = LineParts::new(path.clone(), ctx);
-        let mut carry = head;
-        let mut total = carry.len() as u64;
+        let mut carry = Vec::new();
+        let mut total = 0u64;
+        // `carry` holds no newline between calls: only the new data is searched for
+        // one (a line longer than many blocks costs no repeated search).
         let mut feed = |parts: &mut LineParts<'_>, carry: &mut Vec<u8>, data: Vec<u8>| {
             total += data.len() as u64;
+            let last_newline = memchr::memrchr(b'\n', &data).map(|nl| carry.len() + nl);
             if carry.is_empty() {
                 *carry = data;
             } else {
                 carry.extend_from_slice(&data);
             }
-            if let Some(nl) = memchr::memrchr(b'\n', carry) {
+            if let Some(nl) = last_newline {
                 let rest = carry.split_off(nl + 1);
                 parts.scan(&std::mem::replace(carry, rest));
             }
         };
         // The head's complete lines first.
-        feed(&mut parts, &mut carry, Vec::new());
+        feed(&mut parts, &mut carry, head);
         let failed = decode_blocks(fmt, &mut stream, block, |d| feed(&mut parts, &mut carry, d));
         // A last line without a newline.
         if failed.is_none() && !carry.is_empty() {
