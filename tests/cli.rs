@@ -389,6 +389,19 @@ fn secret_on_a_line_longer_than_the_chunk_is_found() {
         .stdout
         .clone();
     assert_eq!(jsonl(&out)[0]["start"], 10_001);
+    // sizes take units like the other size options; zero is refused
+    let out = env
+        .scan(&["--format", "jsonl", "--chunk-size", "1K", "long.txt"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(jsonl(&out)[0]["start"], 10_001);
+    env.scan(&["--chunk-size", "0", "long.txt"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("at least 1 byte"));
 }
 
 #[test]

@@ -47,8 +47,9 @@ pub(crate) struct InputArgs {
     /// Never memory-map inputs.
     #[arg(long)]
     no_mmap: bool,
-    /// Inputs larger than this many bytes are scanned in parallel chunks.
-    #[arg(long, default_value_t = 8 << 20, value_name = "BYTES")]
+    /// Inputs larger than this are scanned in parallel chunks (bytes, or with a
+    /// unit: 512K, 8MiB).
+    #[arg(long, default_value = "8MiB", value_name = "SIZE", value_parser = super::parse_chunk_size)]
     chunk_size: usize,
     /// Read inputs as this format instead of detecting it (as for `scan`).
     #[arg(long, value_name = "FORMAT", value_parser = super::parse_format)]

@@ -107,8 +107,10 @@ struct ScanArgs {
     /// Never memory-map inputs.
     #[arg(long)]
     no_mmap: bool,
-    /// Inputs larger than this many bytes are cut into chunks scanned in parallel.
-    #[arg(long, default_value_t = 8 << 20, value_name = "BYTES")]
+    /// Inputs larger than this are cut into chunks scanned in parallel (bytes, or
+    /// with a unit: 512K, 8MiB); compressed streams are read in blocks of one chunk
+    /// per thread.
+    #[arg(long, default_value = "8MiB", value_name = "SIZE", value_parser = parse_chunk_size)]
     chunk_size: usize,
     /// Exit with 2 when any input could not be scanned.
     #[arg(long)]
@@ -498,6 +500,15 @@ fn parse_format(name: &str) -> Result<datasieve::format::Format, String> {
 fn parse_fields(list: &str) -> Result<datasieve::format::FieldFilter, String> {
     datasieve::format::FieldFilter::parse(list)
         .ok_or_else(|| "--fields needs at least one field".to_string())
+}
+
+/// `--chunk-size`: a size as the other size options take it, at least one byte.
+fn parse_chunk_size(text: &str) -> Result<usize, String> {
+    let n = datasieve::read::parse_size(text)?;
+    if n == 0 {
+        return Err("must be at least 1 byte".into());
+    }
+    usize::try_from(n).map_err(|_| format!("{text} is too large"))
 }
 
 fn build_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
