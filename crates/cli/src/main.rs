@@ -108,8 +108,7 @@ struct ScanArgs {
     #[arg(long)]
     no_mmap: bool,
     /// Inputs larger than this are cut into chunks scanned in parallel (bytes, or
-    /// with a unit: 512K, 8MiB); compressed streams are read in blocks of one chunk
-    /// per thread.
+    /// with a unit: 512K, 8MiB); compressed streams are read in blocks of this size.
     #[arg(long, default_value = "8MiB", value_name = "SIZE", value_parser = parse_chunk_size)]
     chunk_size: usize,
     /// Exit with 2 when any input could not be scanned.

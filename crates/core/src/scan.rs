@@ -600,15 +600,14 @@ fn decode_blocks(
     }
 }
 
-/// Decoded bytes per block of a stream, and the chunks a block is scanned in: a
-/// block holds `chunk_size` per thread, so that all threads scan a block while the
-/// next is decoded, in four chunks per thread, so that they finish it together
-/// (with one chunk each, one would wait for the other at every block).
+/// Decoded bytes per block of a stream (one chunk, `--chunk-size`), and the chunks
+/// a block is scanned in: four per thread, so that the threads finish a block
+/// together (with one chunk each, one would wait for the other at every block).
+/// One block is decoded while the previous is scanned.
 fn stream_sizes(chunk_size: usize) -> (usize, usize) {
-    let block = chunk_size
-        .saturating_mul(rayon::current_num_threads())
-        .max(MIN_STREAM_BLOCK);
-    (block, (chunk_size / 4).max(1))
+    let threads = rayon::current_num_threads();
+    let block = chunk_size.max(MIN_STREAM_BLOCK);
+    (block, (block / (4 * threads)).max(1))
 }
 
 /// The state of a streamed text input: the part of the stream still needed.
