@@ -157,6 +157,8 @@ struct CompiledRule {
     /// Bytes one of which must occur within this many bytes from the start of a
     /// trigger (`Rule::followed_by`).
     followed_by: Option<(Vec<u8>, usize)>,
+    /// Fewest word bytes from the start of a trigger (`Rule::word_len`).
+    word_len: usize,
     /// Rules (indices) whose kept findings drop an overlapping finding of this one.
     yields_to: Vec<usize>,
     /// Some rule yields to this one.
@@ -173,9 +175,20 @@ impl CompiledRule {
     }
 
     /// Whether a trigger at `span` can start a match: one of the `followed_by`
-    /// bytes is close enough after its start.
+    /// bytes is close enough after its start, and the word starting there is long
+    /// enough (`word_len`).
     #[inline]
     fn triggered_at(&self, hay: &[u8], span: &Range<usize>) -> bool {
+        if self.word_len > 0 {
+            let word = hay[span.start..]
+                .iter()
+                .take(self.word_len)
+                .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+                .count();
+            if word < self.word_len {
+                return false;
+            }
+        }
         match &self.followed_by {
             None => true,
             Some((bytes, within)) => {
@@ -371,6 +384,7 @@ impl Scanner {
                 required_context: None,
                 confidence: rule.confidence,
                 placeholder_filter: rule.placeholder_filter,
+                word_len: rule.word_len as usize,
                 followed_by: rule
                     .followed_by
                     .as_ref()

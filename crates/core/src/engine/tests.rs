@@ -334,7 +334,7 @@ fn anchored_rules_have_small_windows() {
 
 #[test]
 fn narrowing_keys_change_no_finding_on_any_example() {
-    // `max_before`, `followed_by` and the digit anchor's `min_dots` only narrow
+    // `max_before`, `followed_by`, `word_len` and the digit anchor's `min_dots` only narrow
     // windows or skip triggers: with them and without them, every example and
     // negative example of the catalog (each rule's texts, scanned by the whole
     // catalog) must give the same findings, dropped candidates included.
@@ -349,6 +349,7 @@ fn narrowing_keys_change_no_finding_on_any_example() {
         .map(|r| crate::rules::Rule {
             max_before: None,
             followed_by: None,
+            word_len: 0,
             anchor: r.rule.anchor.map(|a| match a {
                 crate::rules::Anchor::Digits {
                     min,
@@ -373,6 +374,10 @@ fn narrowing_keys_change_no_finding_on_any_example() {
     assert!(
         rules_with(|r| r.followed_by.is_some()) >= 6,
         "the generic assignment rules are expected to ask for an operator"
+    );
+    assert!(
+        rules_with(|r| r.word_len > 0) >= 1,
+        "the Airtable rule is expected to ask for a long word"
     );
     assert!(
         rules_with(|r| r.max_before.is_some()) >= 20,

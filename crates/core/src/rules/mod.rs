@@ -290,6 +290,11 @@ pub struct Rule {
     /// regex runs, which makes rules on common words cheap.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub followed_by: Option<FollowedBy>,
+    /// Fewest bytes of the word (ASCII letters, digits and `_`) that starts where
+    /// the keyword or anchor starts: a token whose prefix is a common syllable
+    /// (`pat` + 14 characters) is not looked for in `pattern` or `path`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub word_len: u32,
     /// Checks the value must pass.
     #[serde(default)]
     pub validators: Vec<ValidatorSpec>,
@@ -597,6 +602,12 @@ fn check_rule(rule: &Rule) -> Result<usize, String> {
     if !(0.0..=1.0).contains(&rule.confidence) {
         return Err(format!("confidence {} outside 0..1", rule.confidence));
     }
+    if let Some(f) = &rule.followed_by {
+        // Either would skip every trigger: the rule would never fire.
+        if f.any_of.is_empty() || f.within == 0 {
+            return Err("followed_by needs at least one byte in any_of and within >= 1".into());
+        }
+    }
     // The regex is checked here (parsed, not compiled: the engine compiles it once)
     // so that a bad pattern is reported with its file and rule.
     crate::engine::check_rule_regex(rule)
@@ -719,5 +730,25 @@ regex = "(unclosed"
             .unwrap_err()
             .to_string();
         assert!(err.contains("keywords or an anchor"), "{err}");
+    }
+
+    #[test]
+    fn followed_by_that_never_holds_is_rejected() {
+        let rule = |f: &str| {
+            format!("[[rule]]\nid='a.b'\nname='n'\ncategory='pii'\nseverity='low'\nkeywords=['k']\nregex='k'\nfollowed_by={f}\n")
+        };
+        for bad in [
+            "{ any_of = '', within = 5 }",
+            "{ any_of = '=', within = 0 }",
+        ] {
+            let err = RuleSet::new()
+                .add_str("f.toml", &rule(bad))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("followed_by"), "{bad}: {err}");
+        }
+        RuleSet::new()
+            .add_str("f.toml", &rule("{ any_of = '=', within = 1 }"))
+            .unwrap();
     }
 }
