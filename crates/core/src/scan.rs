@@ -237,15 +237,15 @@ pub fn scan_bytes_as(
     scan_bytes(path, bytes, scanner, &opts)
 }
 
-/// Nesting so far.
+/// Nesting of containers so far (scan and redaction).
 #[derive(Debug, Clone, Copy, Default)]
-struct Depth {
-    archives: usize,
-    streams: usize,
+pub(crate) struct Depth {
+    pub(crate) archives: usize,
+    pub(crate) streams: usize,
 }
 
 /// Compressed streams nested in one another deeper than this are refused.
-const MAX_STREAM_NESTING: usize = 4;
+pub(crate) const MAX_STREAM_NESTING: usize = 4;
 
 /// The state of the scan of one input across its layers (streams, members).
 struct Layer<'s> {
@@ -712,7 +712,7 @@ impl<'a> LineParts<'a> {
         if part.is_empty() {
             return;
         }
-        let out = format::jsonl::scan_lines_from(part, &self.ctx, self.records);
+        let (out, newlines) = format::jsonl::scan_lines_from(part, &self.ctx, self.records);
         merge_stats(&mut self.stats, &out.stats);
         self.malformed += out.malformed;
         for w in out.warnings {
@@ -727,13 +727,21 @@ impl<'a> LineParts<'a> {
         }
         self.findings.extend(found);
         self.offset += part.len() as u64;
-        self.records += memchr::memchr_iter(b'\n', part).count() as u64;
+        self.records += newlines.unwrap_or_else(|| memchr::memchr_iter(b'\n', part).count() as u64);
     }
 }
 
-/// The format of `bytes` (all of an input or member, or the first block of a
-/// decompressed stream) named `name`: forced, or detected.
-fn choose_format(forced: Option<Format>, name: &str, bytes: &[u8], depth: Depth) -> Format {
+/// The format of one layer named `name` whose bytes start with `bytes`, forced or
+/// detected: a forced compression or archive format applies to the outer layer
+/// only, a forced record format yields to the magic bytes of a stream or archive.
+/// Redaction decides its layers this way; the scan also refines the detection
+/// ([`choose_format`]).
+pub(crate) fn layer_format(
+    forced: Option<Format>,
+    name: &str,
+    bytes: &[u8],
+    depth: Depth,
+) -> Format {
     let head = &bytes[..bytes.len().min(read::BINARY_SNIFF_LEN)];
     match forced {
         Some(f) if f.is_compression() || f.is_archive() => {
@@ -747,7 +755,19 @@ fn choose_format(forced: Option<Format>, name: &str, bytes: &[u8], depth: Depth)
             Some(m) if m.is_compression() || m.is_archive() => m,
             _ => f,
         },
-        None => refine(format::detect(name, head), name, bytes),
+        None => format::detect(name, head),
+    }
+}
+
+/// The format of `bytes` (all of an input or member, or the first block of a
+/// decompressed stream) named `name`: [`layer_format`], with JSON Lines told from
+/// a JSON document or text by their first lines when no format is forced.
+fn choose_format(forced: Option<Format>, name: &str, bytes: &[u8], depth: Depth) -> Format {
+    let fmt = layer_format(forced, name, bytes, depth);
+    if forced.is_none() {
+        refine(fmt, name, bytes)
+    } else {
+        fmt
     }
 }
 
@@ -1143,6 +1163,21 @@ regex = '\btok_[a-z]{8}[0-9]{8}\b'
         e.finish().unwrap()
     }
 
+    /// The outcomes of `bytes` named `name`, scanned on a pool of `threads`.
+    fn scan_on(
+        threads: usize,
+        name: &str,
+        bytes: &[u8],
+        scanner: &Scanner,
+        opts: &ScanOptions,
+    ) -> Vec<FileOutcome> {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| scan_bytes(name.into(), bytes, scanner, opts).0)
+    }
+
     /// (start, end, line, column, record, field) of every finding.
     type Located = (u64, u64, u64, u64, Option<u64>, Option<String>);
 
@@ -1168,12 +1203,7 @@ regex = '\btok_[a-z]{8}[0-9]{8}\b'
         assert_eq!(plain[0].findings.len(), 6000 / 7 * 2 + 1);
         let packed = gzip(&data);
         for threads in [1, 2] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            let streamed =
-                pool.install(|| scan_bytes("d.jsonl.gz".into(), &packed, &scanner, &opts).0);
+            let streamed = scan_on(threads, "d.jsonl.gz", &packed, &scanner, &opts);
             assert_eq!(streamed.len(), 1);
             let s = &streamed[0];
             assert_eq!(s.status, FileStatus::Scanned, "{threads} threads");
@@ -1189,8 +1219,9 @@ regex = '\btok_[a-z]{8}[0-9]{8}\b'
     #[test]
     fn compressed_text_streamed_in_blocks_matches_the_plain_file() {
         let scanner = tok_scanner();
-        // Tokens at every offset modulo 97, on lines of growing length (up to
-        // ~100 KB, longer than a block, so columns carry across blocks).
+        // Tokens at every offset modulo 97: lines of 50 tokens (~3.5 KB), then
+        // one last line of 1000 (~70 KB, longer than a 64 KiB block, so lines and
+        // columns carry across blocks).
         let mut data = Vec::new();
         let mut planted = 0;
         for i in 0..4000usize {
@@ -1210,12 +1241,7 @@ regex = '\btok_[a-z]{8}[0-9]{8}\b'
         assert_eq!(plain[0].findings.len(), planted);
         let packed = gzip(&data);
         for threads in [1, 2] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            let streamed =
-                pool.install(|| scan_bytes("d.txt.gz".into(), &packed, &scanner, &opts).0);
+            let streamed = scan_on(threads, "d.txt.gz", &packed, &scanner, &opts);
             let s = &streamed[0];
             assert_eq!(s.status, FileStatus::Scanned, "{threads} threads");
             assert_eq!(s.bytes, data.len() as u64);

@@ -487,8 +487,9 @@ impl Scanner {
         self.inner.rules.len() + self.inner.detectors.len()
     }
 
-    /// The longest window any rule looks at around a candidate: chunks of a large
-    /// input must overlap by at least this much.
+    /// The longest match any rule looks for (its window after a candidate). How
+    /// far a rule may read around a candidate, context words included, is
+    /// [`Scanner::max_reach`].
     pub fn max_window(&self) -> usize {
         self.inner
             .rules

@@ -203,26 +203,10 @@ const PLACEHOLDER_MARKS: &[&str] = &[
 /// Why `value` looks like a placeholder, a documentation example or a well-known test
 /// value; `None` when it looks real.
 pub fn placeholder_reason(value: &[u8]) -> Option<&'static str> {
-    crate::validate::with_lowercase(value, |lower| {
-        // The letters and digits, on the stack like `lower` when they fit.
-        let mut stack = [0u8; 256];
-        let heap: Vec<u8>;
-        let body: &[u8] = if lower.len() <= stack.len() {
-            let mut n = 0;
-            for &b in lower.iter().filter(|b| b.is_ascii_alphanumeric()) {
-                stack[n] = b;
-                n += 1;
-            }
-            &stack[..n]
-        } else {
-            heap = lower
-                .iter()
-                .copied()
-                .filter(u8::is_ascii_alphanumeric)
-                .collect();
-            &heap
-        };
-        placeholder_in(lower, body)
+    use crate::validate::{with_gathered, with_lowercase};
+    with_lowercase(value, |lower| {
+        let alnum = lower.iter().copied().filter(u8::is_ascii_alphanumeric);
+        with_gathered(lower.len(), alnum, |body| placeholder_in(lower, body))
     })
 }
 

@@ -45,7 +45,7 @@ pub fn scan(bytes: &[u8], scanner: &Scanner, opts: &ScanOptions) -> crate::FileO
 
 /// Scans JSON Lines in parallel chunks of whole lines.
 pub(crate) fn scan_lines(bytes: &[u8], ctx: &ScanCtx<'_>) -> FormatOutput {
-    let mut out = scan_lines_from(bytes, ctx, 0);
+    let (mut out, _) = scan_lines_from(bytes, ctx, 0);
     note_unlisted(&mut out.warnings, out.malformed);
     out
 }
@@ -62,31 +62,36 @@ pub(crate) fn note_unlisted(warnings: &mut Vec<String>, malformed: usize) {
 
 /// Like [`scan_lines`] for a part of a larger stream whose first line is record
 /// `first` (line `first + 1`); byte offsets stay relative to `bytes`, and the
-/// warnings do not count unlisted records (see [`note_unlisted`]).
-pub(crate) fn scan_lines_from(bytes: &[u8], ctx: &ScanCtx<'_>, first: u64) -> FormatOutput {
+/// warnings do not count unlisted records (see [`note_unlisted`]). Also gives the
+/// number of newlines in `bytes` when it counted them (several chunks need the
+/// record number of their first line), `None` for one chunk.
+pub(crate) fn scan_lines_from(
+    bytes: &[u8],
+    ctx: &ScanCtx<'_>,
+    first: u64,
+) -> (FormatOutput, Option<u64>) {
     let chunks = scan::chunk_ranges(bytes, ctx.chunk_size);
-    let counts: Vec<u64> = if chunks.len() == 1 {
-        vec![0]
+    let (parts, newlines): (Vec<FormatOutput>, _) = if chunks.len() == 1 {
+        (vec![scan_chunk(bytes, chunks[0].clone(), first, ctx)], None)
     } else {
-        chunks
+        let counts: Vec<u64> = chunks
             .par_iter()
             .map(|r| memchr::memchr_iter(b'\n', &bytes[r.clone()]).count() as u64)
-            .collect()
-    };
-    let mut bases = Vec::with_capacity(chunks.len());
-    let mut acc = first;
-    for c in &counts {
-        bases.push(acc);
-        acc += c;
-    }
-    let parts: Vec<FormatOutput> = if chunks.len() == 1 {
-        vec![scan_chunk(bytes, chunks[0].clone(), first, ctx)]
-    } else {
-        chunks
+            .collect();
+        let bases: Vec<u64> = counts
+            .iter()
+            .scan(first, |next, c| {
+                let base = *next;
+                *next += c;
+                Some(base)
+            })
+            .collect();
+        let parts = chunks
             .into_par_iter()
             .zip(bases)
             .map(|(r, base)| scan_chunk(bytes, r, base, ctx))
-            .collect()
+            .collect();
+        (parts, Some(counts.iter().sum()))
     };
     let mut out = FormatOutput::default();
     let mut malformed = 0usize;
@@ -101,7 +106,7 @@ pub(crate) fn scan_lines_from(bytes: &[u8], ctx: &ScanCtx<'_>, first: u64) -> Fo
         }
     }
     out.malformed = malformed;
-    out
+    (out, newlines)
 }
 
 /// One chunk of whole lines; `base` is the record index of its first line.

@@ -1,5 +1,5 @@
 //! Compressed streams (gzip, zstd, bzip2, xz), decompressed whole ([`decompress`])
-//! or block by block (`Stream`, which the scan uses for JSON Lines) under
+//! or block by block (`Stream`, which the scan uses for JSON Lines and text) under
 //! [`Limits`]: a stream that grows past the member or total size, or past the
 //! allowed ratio, stops with a clear error instead of filling memory.
 
@@ -168,7 +168,6 @@ pub(crate) fn format_name(format: Format) -> &'static str {
     }
 }
 
-/// Reads all of `reader` (the decoder of `compressed` bytes) under the limits.
 /// Reads all of `reader` (a stream or archive member of `format`, `compressed`
 /// bytes in the input) under `limits`; `remaining` is reduced by the output size.
 pub(crate) fn read_limited(

@@ -38,7 +38,7 @@ use crate::finding::Finding;
 use crate::format::{self, Format};
 use crate::read::decompress;
 use crate::rules::Severity;
-use crate::scan::ScanOptions;
+use crate::scan::{layer_format, Depth, ScanOptions, MAX_STREAM_NESTING};
 use document::{Document, Shape};
 
 mod container;
@@ -203,16 +203,6 @@ pub struct Redactor {
     opts: RedactOptions,
 }
 
-/// Nesting of containers so far.
-#[derive(Debug, Clone, Copy, Default)]
-struct Depth {
-    archives: usize,
-    streams: usize,
-}
-
-/// Compressed streams nested deeper than this are refused (as by `scan`).
-const MAX_STREAM_NESTING: usize = 4;
-
 /// Whether a layer is rewritten or only inspected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pass {
@@ -282,26 +272,7 @@ impl Redactor {
 
     /// The format of the outer layer of an input.
     pub(crate) fn format_of(&self, name: &str, bytes: &[u8]) -> Format {
-        self.detect(name, bytes, Depth::default(), self.opts.scan.input_format)
-    }
-
-    /// The format of a layer, decided as `scan` decides it.
-    fn detect(&self, name: &str, bytes: &[u8], depth: Depth, forced: Option<Format>) -> Format {
-        let head = &bytes[..bytes.len().min(crate::read::BINARY_SNIFF_LEN)];
-        match forced {
-            Some(f) if f.is_compression() || f.is_archive() => {
-                if depth.streams == 0 && depth.archives == 0 {
-                    f
-                } else {
-                    format::detect(name, head)
-                }
-            }
-            Some(f) => match format::detect_magic(head) {
-                Some(m) if m.is_compression() || m.is_archive() => m,
-                _ => f,
-            },
-            None => format::detect(name, head),
-        }
+        layer_format(self.opts.scan.input_format, name, bytes, Depth::default())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -315,7 +286,8 @@ impl Redactor {
         remaining: &mut u64,
         pass: Pass,
     ) -> Result<Redacted, RedactError> {
-        let fmt = self.detect(name, bytes, depth, forced);
+        // As the scan decides a layer, without its JSON Lines refinement.
+        let fmt = layer_format(forced, name, bytes, depth);
         let read_err = |e: crate::read::ReadError| RedactError::Parse {
             path: path.to_string(),
             message: e.to_string(),

@@ -10,10 +10,10 @@
 //! ```
 
 use std::collections::{BTreeMap, HashSet};
-
-use rayon::prelude::*;
 use std::fmt;
 use std::path::Path;
+
+use rayon::prelude::*;
 
 use serde::{Deserialize, Serialize};
 
@@ -407,8 +407,11 @@ impl RuleSet {
 
     /// The rules embedded in the library at build time.
     pub fn builtin() -> Result<Self, RuleError> {
-        let files = embedded::EMBEDDED_RULE_FILES;
-        let parse = |(name, text): &(&str, &str)| parse_rules(&format!("patterns/{name}"), text);
+        let files: Vec<(String, &str)> = embedded::EMBEDDED_RULE_FILES
+            .iter()
+            .map(|(name, text)| (format!("patterns/{name}"), *text))
+            .collect();
+        let parse = |(file, text): &(String, &str)| parse_rules(file, text);
         // Inside a thread pool (the CLI's), the files are parsed and checked in
         // parallel: most of the start-up. Outside one, no pool is started for it.
         let parsed: Vec<_> = if rayon::current_thread_index().is_some() {
@@ -417,8 +420,8 @@ impl RuleSet {
             files.iter().map(parse).collect()
         };
         let mut set = Self::new();
-        for (file, rules) in files.iter().zip(parsed) {
-            set.merge(&format!("patterns/{}", file.0), rules?)?;
+        for ((file, _), rules) in files.iter().zip(parsed) {
+            set.merge(file, rules?)?;
         }
         for r in &mut set.rules {
             r.builtin = true;

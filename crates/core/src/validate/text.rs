@@ -65,8 +65,13 @@ struct WordSet {
 }
 
 /// FNV-1a: the words are short, and SipHash cost more than the rest of the test.
-#[derive(Default)]
 struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
 
 impl Hasher for Fnv {
     fn finish(&self) -> u64 {
@@ -74,15 +79,9 @@ impl Hasher for Fnv {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
         for &b in bytes {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
-        self.0 = h;
     }
 }
 
@@ -109,17 +108,30 @@ fn word_set() -> &'static WordSet {
     })
 }
 
-/// Calls `f` with `value` in ASCII lowercase, in a buffer on the stack for values of
-/// up to 256 bytes: candidates are checked without allocating.
-pub(crate) fn with_lowercase<R>(value: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+/// Calls `f` with the bytes of `bytes` (at most `len` of them), gathered in a
+/// buffer on the stack when `len` is at most 256: candidates are checked without
+/// allocating.
+pub(crate) fn with_gathered<R>(
+    len: usize,
+    bytes: impl Iterator<Item = u8>,
+    f: impl FnOnce(&[u8]) -> R,
+) -> R {
     let mut stack = [0u8; 256];
-    if let Some(buf) = stack.get_mut(..value.len()) {
-        buf.copy_from_slice(value);
-        buf.make_ascii_lowercase();
-        f(buf)
+    if len <= stack.len() {
+        let mut n = 0;
+        for b in bytes.take(len) {
+            stack[n] = b;
+            n += 1;
+        }
+        f(&stack[..n])
     } else {
-        f(&value.to_ascii_lowercase())
+        f(&bytes.collect::<Vec<u8>>())
     }
+}
+
+/// Calls `f` with `value` in ASCII lowercase (see [`with_gathered`]).
+pub(crate) fn with_lowercase<R>(value: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+    with_gathered(value.len(), value.iter().map(u8::to_ascii_lowercase), f)
 }
 
 /// Fraction (0..1) of the letters and digits of `value` covered by known words of
