@@ -407,3 +407,40 @@ fn narrowing_keys_change_no_finding_on_any_example() {
     }
     assert!(texts > 1000);
 }
+
+#[test]
+fn followed_by_and_word_len_skip_triggers_before_the_regex() {
+    // Regexes that would match at any trigger: only the keys decide.
+    let rule = |keys: &str| {
+        scanner_with(&format!(
+            r#"
+[[rule]]
+id = "t.keys"
+name = "keys"
+category = "credential"
+severity = "low"
+keywords = ["pat"]
+regex = '(?P<value>pat[a-z0-9_]*)'
+{keys}
+"#
+        ))
+    };
+    let found = |s: &Scanner, text: &str| -> Vec<String> {
+        s.scan(text.as_bytes(), &ScanConfig::default())
+            .iter()
+            .map(|m| text[m.start..m.end].to_string())
+            .collect()
+    };
+    let text = "a pattern; patabcdefghijklmn; path=x";
+    let plain = rule("");
+    assert_eq!(
+        found(&plain, text),
+        ["pattern", "patabcdefghijklmn", "path"]
+    );
+    // word_len: the word starting at the keyword must be 17 bytes or more
+    let long = rule("word_len = 17");
+    assert_eq!(found(&long, text), ["patabcdefghijklmn"]);
+    // followed_by: an `=` within 6 bytes of the keyword's start
+    let assigned = rule("followed_by = { any_of = \"=\", within = 6 }");
+    assert_eq!(found(&assigned, text), ["path"]);
+}
