@@ -10,9 +10,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use datasieve::engine::{check_examples, ScanConfig, Scanner};
-use datasieve::report::{self, OutputFormat, ReportOptions};
+use datasieve::report::{self, OutputFormat, ReportOptions, ReportWriter};
 use datasieve::rules::RuleSet;
-use datasieve::scan::{scan_inputs, FileStatus, ScanOptions};
+use datasieve::scan::{scan_inputs_with, FileOutcome, FileStatus, ScanEvent, ScanOptions};
 use datasieve::source::{collect_inputs, WalkOptions};
 
 mod act;
@@ -378,90 +378,122 @@ fn run_scan(args: ScanArgs) -> Result<Exit> {
         }
     };
 
-    let mut report = pool.install(|| scan_inputs(&inputs, &scanner, &opts, &progress));
-    if let Some(bar) = &bar {
-        bar.finish_and_clear();
-    }
-    for e in walk_errors {
-        report.files.push(datasieve::FileOutcome {
-            path: e.path.into(),
-            bytes: 0,
-            findings: Vec::new(),
-            status: FileStatus::Error(e.message),
-            warnings: Vec::new(),
-        });
-    }
-    report.files.sort_by(|a, b| a.path.cmp(&b.path));
-
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
     let color = match args.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
     let format: OutputFormat = args.format.into();
-    report::write_report(
-        &mut out,
-        &report,
+    // Findings are written as the scan hands them on, in path order: memory holds
+    // counts, not findings. Over a progress bar on the same terminal, each piece
+    // of output is written with the bar out of the way.
+    let out = io::BufWriter::with_capacity(64 << 10, io::stdout());
+    let mut writer = ReportWriter::new(
+        out,
         format,
-        &ReportOptions {
+        ReportOptions {
             show_secrets: args.show_secrets,
             color,
         },
     )?;
+    let over_bar = bar.as_ref().filter(|_| io::stdout().is_terminal());
+    let quiet = args.quiet;
+    // Notes on stderr: what was not scanned and why (machine formats carry them too).
+    let note = |f: &FileOutcome| {
+        if quiet {
+            return;
+        }
+        let mut lines = Vec::new();
+        match &f.status {
+            FileStatus::Error(e) if format != OutputFormat::Human => {
+                lines.push(format!("datasieve: {}: {e}", f.path))
+            }
+            FileStatus::SkippedBinary => lines.push(format!(
+                "datasieve: {}: skipped (binary file; use --binary to scan it)",
+                f.path
+            )),
+            _ => {}
+        }
+        for w in &f.warnings {
+            lines.push(format!("datasieve: {}: warning: {w}", f.path));
+        }
+        for line in lines {
+            match &bar {
+                Some(bar) => bar.suspend(|| eprintln!("{line}")),
+                None => eprintln!("{line}"),
+            }
+        }
+    };
+    let mut handle = |event: ScanEvent| -> io::Result<()> {
+        let write = |w: &mut ReportWriter<_>| match &event {
+            ScanEvent::Findings(found) => w.findings(found),
+            ScanEvent::Done(outcome) => {
+                note(outcome);
+                w.done(outcome)
+            }
+        };
+        match over_bar {
+            Some(bar) => bar.suspend(|| {
+                write(&mut writer)?;
+                writer.flush()
+            }),
+            None => write(&mut writer),
+        }
+    };
+    for e in walk_errors {
+        handle(ScanEvent::Done(FileOutcome {
+            path: e.path.into(),
+            bytes: 0,
+            findings: Vec::new(),
+            status: FileStatus::Error(e.message),
+            warnings: Vec::new(),
+        }))?;
+    }
+    let mut failed: Option<io::Error> = None;
+    let stats = pool.install(|| {
+        scan_inputs_with(&inputs, &scanner, &opts, &progress, &mut |event| {
+            if failed.is_none() {
+                failed = handle(event).err();
+            }
+        })
+    });
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    if let Some(e) = failed {
+        return Err(e).context("writing the report");
+    }
+    let (summary, mut out) = writer.finish()?;
     if args.summary {
         if format == OutputFormat::Human {
-            report::write_summary(&mut out, &report)?;
+            report::write_summary(&mut out, &summary)?;
         } else {
             out.flush()?;
-            report::write_summary(&mut io::stderr().lock(), &report)?;
+            report::write_summary(&mut io::stderr().lock(), &summary)?;
         }
     }
     out.flush()?;
-
-    // Notes on stderr: what was not scanned and why (machine formats carry them too).
-    if !args.quiet {
-        let mut err = io::stderr().lock();
-        for f in &report.files {
-            match &f.status {
-                FileStatus::Error(e) if format != OutputFormat::Human => {
-                    writeln!(err, "datasieve: {}: {e}", f.path)?
-                }
-                FileStatus::SkippedBinary => writeln!(
-                    err,
-                    "datasieve: {}: skipped (binary file; use --binary to scan it)",
-                    f.path
-                )?,
-                _ => {}
-            }
-            for w in &f.warnings {
-                writeln!(err, "datasieve: {}: warning: {w}", f.path)?;
-            }
-        }
-    }
     if args.stats {
-        write_stats(&scanner, &report)?;
+        write_stats(&scanner, &stats)?;
     }
 
-    let errors = report.error_count();
-    let nothing_scanned = report.scanned_count() == 0 && (errors > 0 || report.files.is_empty());
+    let errors = summary.files_failed;
+    let nothing_scanned = summary.files_scanned == 0 && (errors > 0 || summary.inputs() == 0);
     if nothing_scanned || (args.strict && errors > 0) {
-        if report.files.is_empty() {
+        if summary.inputs() == 0 {
             eprintln!("datasieve: error: no input files found");
         }
         return Ok(Exit::Error);
     }
-    Ok(if report.finding_count() > 0 {
+    Ok(if summary.findings > 0 {
         Exit::Findings
     } else {
         Exit::Clean
     })
 }
 
-fn write_stats(scanner: &Scanner, report: &datasieve::ScanReport) -> Result<()> {
-    let mut rows: Vec<(usize, &datasieve::engine::RuleStats)> =
-        report.stats.iter().enumerate().collect();
+fn write_stats(scanner: &Scanner, stats: &[datasieve::engine::RuleStats]) -> Result<()> {
+    let mut rows: Vec<(usize, &datasieve::engine::RuleStats)> = stats.iter().enumerate().collect();
     rows.sort_by_key(|r| std::cmp::Reverse(r.1.nanos));
     let mut err = io::stderr().lock();
     writeln!(

@@ -110,7 +110,12 @@ pub(crate) fn scan_lines_from(
 }
 
 /// One chunk of whole lines; `base` is the record index of its first line.
-fn scan_chunk(bytes: &[u8], chunk: Range<usize>, base: u64, ctx: &ScanCtx<'_>) -> FormatOutput {
+pub(crate) fn scan_chunk(
+    bytes: &[u8],
+    chunk: Range<usize>,
+    base: u64,
+    ctx: &ScanCtx<'_>,
+) -> FormatOutput {
     let mut out = FormatOutput::default();
     let mut view = ViewBuilder::with_hint(bytes, chunk.start, chunk.len());
     let mut w = Walker::new(bytes, 0..0, Mode::Lines);

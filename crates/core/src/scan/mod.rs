@@ -12,8 +12,9 @@
 //! println!("{} findings", report.finding_count());
 //! ```
 
+use std::collections::BTreeMap;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 
@@ -22,6 +23,8 @@ use crate::finding::Finding;
 use crate::format::{self, json, FieldFilter, Format};
 use crate::read::{self, archive, decompress, Limits, ReadError};
 use crate::source::Input;
+
+mod order;
 
 /// Options of a scan run.
 #[derive(Debug, Clone)]
@@ -148,56 +151,185 @@ impl ScanReport {
     }
 }
 
-/// Scans inputs in parallel (on the current rayon pool); `progress` is called with
-/// the byte count of each finished input as read (compressed size for compressed
-/// inputs). Outcomes are sorted by path (archive
-/// members follow their archive).
+/// What a streaming scan hands on, in output order (see [`scan_inputs_with`]).
+#[derive(Debug)]
+pub enum ScanEvent {
+    /// Findings of the current input (an input, stream or archive member), in
+    /// offset order; more may follow for the same input.
+    Findings(Vec<Finding>),
+    /// The current input is done: its status, size and warnings. Its findings
+    /// came before, in `Findings` events (`findings` is empty here).
+    Done(FileOutcome),
+}
+
+/// Findings held for inputs that wait for an earlier one to finish; past this,
+/// the threads scanning later inputs help with the earlier one or wait.
+const MAX_HELD_FINDINGS: usize = 1 << 16;
+
+/// Events of inputs in path order: the oldest unfinished input (the head) passes
+/// its events on at once, later ones are held until it is done.
+struct InOrder<'a> {
+    head: usize,
+    held: BTreeMap<usize, Vec<ScanEvent>>,
+    held_findings: usize,
+    sink: &'a mut (dyn FnMut(ScanEvent) + Send),
+}
+
+impl InOrder<'_> {
+    fn event(&mut self, input: usize, event: ScanEvent) {
+        if input == self.head {
+            (self.sink)(event);
+        } else {
+            if let ScanEvent::Findings(f) = &event {
+                self.held_findings += f.len();
+            }
+            self.held.entry(input).or_default().push(event);
+        }
+    }
+
+    /// Input `input` (the head) is done: the next one becomes the head.
+    fn finished(&mut self, input: usize) {
+        self.head = input + 1;
+        for event in self.held.remove(&self.head).unwrap_or_default() {
+            if let ScanEvent::Findings(f) = &event {
+                self.held_findings -= f.len();
+            }
+            (self.sink)(event);
+        }
+    }
+
+    /// Whether the scan of `input` (or the start of one more, for `None`) must
+    /// wait: too many findings are held and it is not the head.
+    fn must_wait(&self, input: Option<usize>) -> bool {
+        self.held_findings > MAX_HELD_FINDINGS && input != Some(self.head)
+    }
+}
+
+/// Scans inputs in parallel (on the current rayon pool) and hands findings and
+/// outcomes to `sink` as they are confirmed, in path order (archive members follow
+/// their archive, in archive order), so that memory does not grow with the number
+/// of findings. `progress` is called with the byte count of each finished input
+/// as read (compressed size for compressed inputs). Returns the per rule counters
+/// when `opts.stats` asks for them (indexed like the scanner's rules).
+///
+/// Inputs are started in path order; a large file is scanned in chunks on all
+/// threads and its findings leave chunk by chunk. Findings of an input that
+/// finishes before an earlier one are held until then, up to a bound past which
+/// the later scans wait (helping with the earlier one).
+pub fn scan_inputs_with(
+    inputs: &[Input],
+    scanner: &Scanner,
+    opts: &ScanOptions,
+    progress: &(dyn Fn(u64) + Sync),
+    sink: &mut (dyn FnMut(ScanEvent) + Send),
+) -> Vec<RuleStats> {
+    let mut sorted: Vec<(String, &Input)> = inputs.iter().map(|i| (i.display(), i)).collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let in_order = Mutex::new(InOrder {
+        head: 0,
+        held: BTreeMap::new(),
+        held_findings: 0,
+        sink,
+    });
+    let lock = || in_order.lock().unwrap_or_else(|e| e.into_inner());
+    let stats = Mutex::new(Vec::new());
+    order::ordered(
+        sorted.len(),
+        |_| (),
+        |i, ()| {
+            let gate = || {
+                while lock().must_wait(Some(i)) {
+                    order::pause();
+                }
+            };
+            let mut emit = |event| lock().event(i, event);
+            let (path, input) = &sorted[i];
+            let (s, read) = scan_input(path, input, scanner, opts, &mut emit, &gate);
+            progress(read);
+            merge_stats(&mut stats.lock().unwrap_or_else(|e| e.into_inner()), &s);
+            i
+        },
+        |i| lock().finished(i),
+        || {
+            while lock().must_wait(None) {
+                order::pause();
+            }
+        },
+    );
+    let mut stats = stats.into_inner().unwrap_or_else(|e| e.into_inner());
+    if opts.stats {
+        stats.resize(scanner.rule_count(), RuleStats::default());
+    } else {
+        stats.clear();
+    }
+    stats
+}
+
+/// Gathers the events of a scan into outcomes.
+#[derive(Default)]
+struct Collect {
+    outcomes: Vec<FileOutcome>,
+    findings: Vec<Finding>,
+}
+
+impl Collect {
+    fn take(&mut self, event: ScanEvent) {
+        match event {
+            ScanEvent::Findings(f) => self.findings.extend(f),
+            ScanEvent::Done(mut outcome) => {
+                outcome.findings = std::mem::take(&mut self.findings);
+                self.outcomes.push(outcome);
+            }
+        }
+    }
+}
+
+/// Scans inputs in parallel (on the current rayon pool) and gathers the whole
+/// report: [`scan_inputs_with`] keeping every finding. `progress` is called with
+/// the byte count of each finished input as read. Outcomes are sorted by path
+/// (archive members follow their archive).
 pub fn scan_inputs(
     inputs: &[Input],
     scanner: &Scanner,
     opts: &ScanOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> ScanReport {
-    let per_file: Vec<(Vec<FileOutcome>, Vec<RuleStats>)> = inputs
-        .par_iter()
-        .map(|input| {
-            let (outcomes, stats, read) = scan_input(input, scanner, opts);
-            progress(read);
-            (outcomes, stats)
-        })
-        .collect();
-    let mut report = ScanReport::default();
-    if opts.stats {
-        report.stats = vec![RuleStats::default(); scanner.rule_count()];
-    }
-    for (files, stats) in per_file {
-        merge_stats(&mut report.stats, &stats);
-        report.files.extend(files);
-    }
-    if !opts.stats {
-        report.stats.clear();
-    }
+    let mut collect = Collect::default();
+    let stats = scan_inputs_with(inputs, scanner, opts, progress, &mut |e| collect.take(e));
+    let mut report = ScanReport {
+        files: collect.outcomes,
+        stats,
+    };
     report.files.sort_by(|a, b| a.path.cmp(&b.path));
     report
 }
 
-/// Scans one input; also returns the number of bytes read.
+/// Scans one input named `path`, handing its events to `emit`; returns the
+/// statistics and the number of bytes read.
 fn scan_input(
+    path: &str,
     input: &Input,
     scanner: &Scanner,
     opts: &ScanOptions,
-) -> (Vec<FileOutcome>, Vec<RuleStats>, u64) {
-    let path: Arc<str> = Arc::from(input.display());
+    emit: &mut (dyn FnMut(ScanEvent) + Send),
+    gate: &(dyn Fn() + Sync),
+) -> (Vec<RuleStats>, u64) {
+    let path: Arc<str> = Arc::from(path);
     let content = match input {
         Input::Stdin => read::read_all(std::io::stdin().lock()),
         Input::File(p) => read::read_file(p, opts.mmap_threshold),
     };
     match content {
         Ok(content) => {
-            let (outcomes, stats) = scan_bytes(path, &content, scanner, opts);
-            (outcomes, stats, content.len() as u64)
+            let mut layer = Layer::new(scanner, opts, emit, gate);
+            let name = path.to_string();
+            layer.scan(path, &name, &content, Depth::default(), opts.input_format);
+            (layer.stats, content.len() as u64)
         }
-        Err(e) => (vec![FileOutcome::error(path, e.to_string())], Vec::new(), 0),
+        Err(e) => {
+            emit(ScanEvent::Done(FileOutcome::error(path, e.to_string())));
+            (Vec::new(), 0)
+        }
     }
 }
 
@@ -210,16 +342,13 @@ pub fn scan_bytes(
     scanner: &Scanner,
     opts: &ScanOptions,
 ) -> (Vec<FileOutcome>, Vec<RuleStats>) {
-    let mut layer = Layer {
-        scanner,
-        opts,
-        remaining: opts.limits.max_total_size,
-        outcomes: Vec::new(),
-        stats: Vec::new(),
-    };
+    let mut collect = Collect::default();
+    let mut emit = |e| collect.take(e);
+    let mut layer = Layer::new(scanner, opts, &mut emit, &|| {});
     let name = path.to_string();
     layer.scan(path, &name, bytes, Depth::default(), opts.input_format);
-    (layer.outcomes, layer.stats)
+    let stats = layer.stats;
+    (collect.outcomes, stats)
 }
 
 /// Scans `bytes` as `format` (containers inside are still recognised).
@@ -252,11 +381,44 @@ struct Layer<'s> {
     scanner: &'s Scanner,
     opts: &'s ScanOptions,
     remaining: u64,
-    outcomes: Vec<FileOutcome>,
+    /// Where findings and outcomes go, in order.
+    emit: &'s mut (dyn FnMut(ScanEvent) + Send),
+    /// Called before each block or chunk of a large input is scanned; may wait
+    /// until more findings may be handed on.
+    gate: &'s (dyn Fn() + Sync),
+    /// Outcomes handed on so far.
+    outcomes: usize,
     stats: Vec<RuleStats>,
 }
 
-impl Layer<'_> {
+impl<'s> Layer<'s> {
+    fn new(
+        scanner: &'s Scanner,
+        opts: &'s ScanOptions,
+        emit: &'s mut (dyn FnMut(ScanEvent) + Send),
+        gate: &'s (dyn Fn() + Sync),
+    ) -> Self {
+        Layer {
+            scanner,
+            opts,
+            remaining: opts.limits.max_total_size,
+            emit,
+            gate,
+            outcomes: 0,
+            stats: Vec::new(),
+        }
+    }
+
+    /// Hands on an outcome with its findings.
+    fn done(&mut self, mut outcome: FileOutcome) {
+        let findings = std::mem::take(&mut outcome.findings);
+        if !findings.is_empty() {
+            (self.emit)(ScanEvent::Findings(findings));
+        }
+        (self.emit)(ScanEvent::Done(outcome));
+        self.outcomes += 1;
+    }
+
     fn scan(
         &mut self,
         path: Arc<str>,
@@ -271,7 +433,7 @@ impl Layer<'_> {
                 let msg = format!(
                     "compressed streams nested deeper than {MAX_STREAM_NESTING}; not scanned"
                 );
-                self.outcomes.push(FileOutcome::error(path, msg));
+                self.done(FileOutcome::error(path, msg));
                 return;
             }
             let inner_name = format::strip_compression_ext(name);
@@ -293,7 +455,7 @@ impl Layer<'_> {
         if !self.opts.binary && !fmt.is_binary_container() && read::looks_binary(bytes) {
             outcome.status = FileStatus::SkippedBinary;
             outcome.bytes = 0;
-            self.outcomes.push(outcome);
+            self.done(outcome);
             return;
         }
         let ctx = ScanCtx {
@@ -303,6 +465,11 @@ impl Layer<'_> {
             chunk_size: self.opts.chunk_size,
             stats: self.opts.stats,
         };
+        if let Some(lines) = chunked_as_lines(fmt) {
+            if bytes.len() > ctx.chunk_size {
+                return self.scan_chunked(outcome, bytes, lines, ctx);
+            }
+        }
         // Third-party decoders (Parquet) must not take the run down on hostile
         // input: a panic becomes an error for this input.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -317,8 +484,92 @@ impl Layer<'_> {
         if let Some(e) = result.error {
             outcome.status = FileStatus::Error(e);
         }
-        outcome.findings = to_findings(&path, self.scanner, bytes, result.hits);
-        self.outcomes.push(outcome);
+        let mut lines = LineCounter::new(bytes);
+        outcome.findings = to_findings(&path, self.scanner, &mut lines, result.hits);
+        self.done(outcome);
+    }
+
+    /// A large JSON Lines (`lines`) or text input held whole (mapped or read): its
+    /// chunks are scanned on all threads, started in order, and their findings
+    /// handed on chunk by chunk, so that memory holds the findings of a few chunks
+    /// and not of the input. Findings, records and lines are those of a scan of
+    /// the whole input at once.
+    fn scan_chunked(
+        &mut self,
+        mut outcome: FileOutcome,
+        bytes: &[u8],
+        lines: bool,
+        ctx: ScanCtx<'_>,
+    ) {
+        let chunks = chunk_ranges(bytes, ctx.chunk_size);
+        let path = outcome.path.clone();
+        let scanner = self.scanner;
+        let reach = scanner.max_reach();
+        let emit = &mut *self.emit;
+        let mut stats = Vec::new();
+        let mut warnings = Vec::new();
+        let mut malformed = 0;
+        let mut counter = LineCounter::new(bytes);
+        let mut held = Held::new(reach, |m: &Match| m);
+        let mut next = 0;
+        let mut records = 0u64;
+        order::ordered(
+            chunks.len(),
+            |i| {
+                // The record number of each chunk's first line, counted in order.
+                let base = records;
+                if lines {
+                    records += memchr::memchr_iter(b'\n', &bytes[chunks[i].clone()]).count() as u64;
+                }
+                base
+            },
+            |i, base| {
+                let range = chunks[i].clone();
+                if lines {
+                    (
+                        format::jsonl::scan_chunk(bytes, range, base, &ctx),
+                        Vec::new(),
+                    )
+                } else {
+                    let (matches, stats) = scan_range(bytes, range, scanner, ctx.config, ctx.stats);
+                    let out = FormatOutput {
+                        stats,
+                        ..FormatOutput::default()
+                    };
+                    (out, matches)
+                }
+            },
+            |(out, matches): (FormatOutput, Vec<Match>)| {
+                merge_stats(&mut stats, &out.stats);
+                malformed += out.malformed;
+                for w in out.warnings {
+                    if warnings.len() < format::jsonl::MAX_WARNINGS {
+                        warnings.push(w);
+                    }
+                }
+                let end = chunks[next].end;
+                next += 1;
+                if lines {
+                    let mut hits = out.hits;
+                    sort_hits(&mut hits);
+                    emit_findings(emit, &path, scanner, &mut counter, hits);
+                } else {
+                    let ready = held.release(matches, (next < chunks.len()).then_some(end));
+                    let map = format::OffsetMap::Identity { base: 0 };
+                    let hits = ready
+                        .into_iter()
+                        .map(|m| json::hit_at(bytes, &map, m, None, None));
+                    emit_findings(emit, &path, scanner, &mut counter, hits);
+                }
+            },
+            self.gate,
+        );
+        if lines {
+            format::jsonl::note_unlisted(&mut warnings, malformed);
+        }
+        merge_stats(&mut self.stats, &stats);
+        outcome.warnings = warnings;
+        self.done(outcome);
     }
 
     /// A compressed stream named `name` inside. Decoded block by block: JSON Lines
@@ -337,7 +588,7 @@ impl Layer<'_> {
         let mut stream =
             match decompress::Stream::open(fmt, bytes, &self.opts.limits, self.remaining) {
                 Ok(stream) => stream,
-                Err(e) => return self.outcomes.push(FileOutcome::error(path, e.to_string())),
+                Err(e) => return self.done(FileOutcome::error(path, e.to_string())),
             };
         let block = self.opts.chunk_size.max(MIN_STREAM_BLOCK);
         let mut head = Vec::new();
@@ -345,7 +596,7 @@ impl Layer<'_> {
             guarded_fill(fmt, stream, into, want)
         };
         if let Err(e) = read(&mut stream, &mut head, block) {
-            return self.outcomes.push(FileOutcome::error(path, e.to_string()));
+            return self.done(FileOutcome::error(path, e.to_string()));
         }
         // As much as format detection would look at in the whole stream.
         let sniffed = format::detect(name, &head[..head.len().min(read::BINARY_SNIFF_LEN)]);
@@ -356,7 +607,7 @@ impl Layer<'_> {
         {
             let more = LINES_SNIFF_LEN - head.len();
             if let Err(e) = read(&mut stream, &mut head, more) {
-                return self.outcomes.push(FileOutcome::error(path, e.to_string()));
+                return self.done(FileOutcome::error(path, e.to_string()));
             }
         }
         let ended = head.len() < block;
@@ -371,7 +622,7 @@ impl Layer<'_> {
         }
         if !ended {
             if let Err(e) = read(&mut stream, &mut head, usize::MAX) {
-                return self.outcomes.push(FileOutcome::error(path, e.to_string()));
+                return self.done(FileOutcome::error(path, e.to_string()));
             }
         }
         self.remaining = self.remaining.saturating_sub(stream.total());
@@ -398,9 +649,18 @@ impl Layer<'_> {
             chunk_size,
             stats: self.opts.stats,
         };
-        let mut parts = LineParts::new(path.clone(), ctx);
+        let mut parts = LineParts::new(ctx);
         let mut carry = Vec::new();
         let mut total = 0u64;
+        let (scanner, emit, gate) = (self.scanner, &mut *self.emit, self.gate);
+        let mut no_lines = LineCounter::new(&[]);
+        // Scans a part and hands its findings on.
+        let mut scan = |parts: &mut LineParts<'_>, part: &[u8]| {
+            gate();
+            parts.scan(part);
+            let hits = std::mem::take(&mut parts.hits);
+            emit_findings(emit, &path, scanner, &mut no_lines, hits);
+        };
         // `carry` holds no newline between calls: only the new data is searched for
         // one (a line longer than many blocks costs no repeated search).
         let mut feed = |parts: &mut LineParts<'_>, carry: &mut Vec<u8>, data: Vec<u8>| {
@@ -413,7 +673,7 @@ impl Layer<'_> {
             }
             if let Some(nl) = last_newline {
                 let rest = carry.split_off(nl + 1);
-                parts.scan(&std::mem::replace(carry, rest));
+                scan(parts, &std::mem::replace(carry, rest));
             }
         };
         // The head's complete lines first.
@@ -421,11 +681,10 @@ impl Layer<'_> {
         let failed = decode_blocks(fmt, &mut stream, block, |d| feed(&mut parts, &mut carry, d));
         // A last line without a newline.
         if failed.is_none() && !carry.is_empty() {
-            parts.scan(&carry);
+            scan(&mut parts, &carry);
         }
         format::jsonl::note_unlisted(&mut parts.warnings, parts.malformed);
         let mut outcome = FileOutcome::new(path);
-        outcome.findings = parts.findings;
         outcome.warnings = parts.warnings;
         self.finish_stream(outcome, total, &parts.stats, failed);
     }
@@ -445,7 +704,7 @@ impl Layer<'_> {
         if let Some(e) = failed {
             outcome.status = FileStatus::Error(e.to_string());
         }
-        self.outcomes.push(outcome);
+        self.done(outcome);
     }
 
     /// Plain text decompressed from `stream` (whose first bytes are `head`),
@@ -479,31 +738,46 @@ impl Layer<'_> {
             hits: Vec::new(),
             stats: Vec::new(),
         };
-        text.scan(false);
+        let (scanner, emit, gate) = (self.scanner, &mut *self.emit, self.gate);
+        // Scans what the buffer holds and hands the findings on (their lines were
+        // counted as the buffer moved).
+        let mut held = Held::new(text.reach, |h: &Hit| &h.m);
+        // (the lines of text hits are counted as the buffer moves)
+        let mut no_lines = LineCounter::new(&[]);
+        let mut scan = |text: &mut TextParts<'_>, last: bool| {
+            gate();
+            text.scan(last);
+            let scanned = (!last).then_some(text.scanned);
+            let hits = held.release(std::mem::take(&mut text.hits), scanned);
+            emit_findings(emit, &path, scanner, &mut no_lines, hits);
+        };
+        scan(&mut text, false);
         let failed = decode_blocks(fmt, &mut stream, block, |d| {
             text.buf.extend_from_slice(&d);
-            text.scan(false);
+            scan(&mut text, false);
         });
         if failed.is_none() {
-            text.scan(true);
+            scan(&mut text, true);
         }
+        // A stream that broke keeps the findings before the break.
+        let rest = held.release(Vec::new(), None);
+        emit_findings(emit, &path, scanner, &mut no_lines, rest);
         let total = (text.start + text.buf.len()) as u64;
-        let mut outcome = FileOutcome::new(path.clone());
-        outcome.findings = to_findings(&path, self.scanner, &[], text.hits);
+        let outcome = FileOutcome::new(path.clone());
         self.finish_stream(outcome, total, &text.stats, failed);
     }
 
     fn scan_archive(&mut self, path: Arc<str>, fmt: Format, bytes: &[u8], depth: Depth) {
         if depth.archives >= self.opts.limits.max_archive_depth {
             let e = ReadError::TooDeep(self.opts.limits.max_archive_depth);
-            self.outcomes.push(FileOutcome::error(path, e.to_string()));
+            self.done(FileOutcome::error(path, e.to_string()));
             return;
         }
         let depth = Depth {
             archives: depth.archives + 1,
             ..depth
         };
-        let before = self.outcomes.len();
+        let before = self.outcomes;
         let limits = self.opts.limits;
         let mut remaining = self.remaining;
         // Members are scanned as they come, so memory holds one member at a time.
@@ -513,9 +787,7 @@ impl Layer<'_> {
                 let member_path: Arc<str> = Arc::from(format!("{path}!{name}"));
                 match data {
                     Ok(data) => self.scan(member_path, name, &data, depth, None),
-                    Err(e) => self
-                        .outcomes
-                        .push(FileOutcome::error(member_path, e.to_string())),
+                    Err(e) => self.done(FileOutcome::error(member_path, e.to_string())),
                 }
                 *rem = self.remaining;
             })
@@ -528,10 +800,10 @@ impl Layer<'_> {
         });
         self.remaining = remaining;
         if let Err(e) = result {
-            self.outcomes.push(FileOutcome::error(path, e.to_string()));
-        } else if self.outcomes.len() == before {
+            self.done(FileOutcome::error(path, e.to_string()));
+        } else if self.outcomes == before {
             // An empty archive was still read in full.
-            self.outcomes.push(FileOutcome::new(path));
+            self.done(FileOutcome::new(path));
         }
     }
 }
@@ -610,6 +882,57 @@ fn stream_sizes(chunk_size: usize) -> (usize, usize) {
     (block, (block / (4 * threads)).max(1))
 }
 
+/// Matches (or hits) of text scanned in consecutive parts, handed on in offset
+/// order: a part may report a match of the part before again (one holding
+/// candidates of both) or one starting up to [`Scanner::max_reach`] bytes before
+/// its own start, so the matches that close to the end of what was scanned wait
+/// for the next part.
+struct Held<T> {
+    items: Vec<T>,
+    reach: usize,
+    /// The match of an item.
+    of: fn(&T) -> &Match,
+}
+
+impl<T> Held<T> {
+    fn new(reach: usize, of: fn(&T) -> &Match) -> Self {
+        Held {
+            items: Vec::new(),
+            reach,
+            of,
+        }
+    }
+
+    /// Adds the items of the next part and returns those no later part can come
+    /// before, in order: all of them at the end (`scanned` is `None`), else those
+    /// starting more than the reach before `scanned`, where the next part starts.
+    fn release(&mut self, new: Vec<T>, scanned: Option<usize>) -> Vec<T> {
+        let of = self.of;
+        if self.items.is_empty() {
+            self.items = new;
+        } else {
+            self.items.extend(new);
+        }
+        self.items.sort_by_key(|t| {
+            let m = of(t);
+            (m.start, m.end, m.rule)
+        });
+        self.items.dedup_by(|b, a| {
+            let (a, b) = (of(a), of(b));
+            a.rule == b.rule && a.start == b.start && a.end == b.end
+        });
+        let ready = match scanned {
+            None => self.items.len(),
+            Some(at) => self
+                .items
+                .partition_point(|t| of(t).start + self.reach < at),
+        };
+        // The few that wait move; the many that leave keep their allocation.
+        let rest = self.items.split_off(ready);
+        std::mem::replace(&mut self.items, rest)
+    }
+}
+
 /// The state of a streamed text input: the part of the stream still needed.
 struct TextParts<'a> {
     scanner: &'a Scanner,
@@ -682,25 +1005,24 @@ impl TextParts<'_> {
 
 /// What the parts of a streamed JSON Lines input add up to.
 struct LineParts<'a> {
-    path: Arc<str>,
     ctx: ScanCtx<'a>,
     /// Bytes and lines before the next part.
     offset: u64,
     records: u64,
-    findings: Vec<Finding>,
+    /// The hits of the last part, in order, at their offsets in the stream.
+    hits: Vec<Hit>,
     warnings: Vec<String>,
     malformed: usize,
     stats: Vec<RuleStats>,
 }
 
 impl<'a> LineParts<'a> {
-    fn new(path: Arc<str>, ctx: ScanCtx<'a>) -> Self {
+    fn new(ctx: ScanCtx<'a>) -> Self {
         LineParts {
-            path,
             ctx,
             offset: 0,
             records: 0,
-            findings: Vec::new(),
+            hits: Vec::new(),
             warnings: Vec::new(),
             malformed: 0,
             stats: Vec::new(),
@@ -720,12 +1042,16 @@ impl<'a> LineParts<'a> {
                 self.warnings.push(w);
             }
         }
-        let mut found = to_findings(&self.path, self.ctx.scanner, part, out.hits);
-        for f in &mut found {
-            f.start += self.offset;
-            f.end += self.offset;
+        // (JSON Lines hits carry their line and column)
+        let mut hits = out.hits;
+        sort_hits(&mut hits);
+        let offset = self.offset as usize;
+        for h in &mut hits {
+            h.m.start += offset;
+            h.m.end += offset;
+            h.m.match_span = h.m.match_span.start + offset..h.m.match_span.end + offset;
         }
-        self.findings.extend(found);
+        self.hits = hits;
         self.offset += part.len() as u64;
         self.records += newlines.unwrap_or_else(|| memchr::memchr_iter(b'\n', part).count() as u64);
     }
@@ -794,6 +1120,17 @@ fn refine_candidate(fmt: Format, name: &str) -> bool {
 
 /// How far [`refine`] looks for the end of a first JSON line.
 const LINES_SNIFF_LEN: usize = 4 << 20;
+
+/// Whether a large input of format `fmt` is scanned in chunks whose findings leave
+/// in order ([`Layer::scan_chunked`]): `Some(true)` as JSON Lines, `Some(false)`
+/// as text; `None` for the formats read as a whole.
+fn chunked_as_lines(fmt: Format) -> Option<bool> {
+    match fmt {
+        Format::Jsonl => Some(true),
+        Format::Json | Format::Ipynb | Format::Csv | Format::Tsv | Format::Parquet => None,
+        _ => Some(false),
+    }
+}
 
 fn scan_format(fmt: Format, bytes: &[u8], ctx: &ScanCtx<'_>) -> FormatOutput {
     match fmt {
@@ -871,12 +1208,46 @@ pub(crate) struct FormatOutput {
     pub(crate) malformed: usize,
 }
 
+/// Findings of `hits` (sorted, duplicates removed); `lines` locates those whose
+/// format did not give their line, and is called with increasing offsets across
+/// calls.
 fn to_findings(
     path: &Arc<str>,
     scanner: &Scanner,
-    bytes: &[u8],
+    lines: &mut LineCounter<'_>,
     mut hits: Vec<Hit>,
 ) -> Vec<Finding> {
+    sort_hits(&mut hits);
+    hits.into_iter()
+        .map(|h| finding_of(path, scanner, lines, h))
+        .collect()
+}
+
+/// Findings handed on at a time from a part with many: memory holds this many
+/// findings beside the part's hits, not a finding per hit.
+const FINDINGS_BATCH: usize = 4096;
+
+/// Hands on the findings of `hits` (in output order) in batches.
+fn emit_findings(
+    emit: &mut (dyn FnMut(ScanEvent) + Send),
+    path: &Arc<str>,
+    scanner: &Scanner,
+    lines: &mut LineCounter<'_>,
+    hits: impl IntoIterator<Item = Hit>,
+) {
+    let mut hits = hits.into_iter().peekable();
+    while hits.peek().is_some() {
+        let batch = hits
+            .by_ref()
+            .take(FINDINGS_BATCH)
+            .map(|h| finding_of(path, scanner, lines, h))
+            .collect();
+        emit(ScanEvent::Findings(batch));
+    }
+}
+
+/// Puts hits in output order and removes duplicates.
+fn sort_hits(hits: &mut Vec<Hit>) {
     if hits.iter().all(|h| h.row_group.is_none()) {
         // Offsets in the input: the output order is the offset order.
         hits.sort_by_key(|h| (h.m.start, h.m.end, h.m.rule));
@@ -909,27 +1280,25 @@ fn to_findings(
             && a.field == b.field
             && a.row_group == b.row_group
     });
-    let mut lines = LineCounter::new(bytes);
-    hits.into_iter()
-        .map(|h| {
-            let (line, column) = h.line_col.unwrap_or_else(|| lines.locate(h.m.start));
-            Finding {
-                path: path.clone(),
-                rule: scanner.rule(h.m.rule).clone(),
-                start: h.m.start as u64,
-                end: h.m.end as u64,
-                line,
-                column,
-                record: h.record,
-                field: h.field,
-                row_group: h.row_group,
-                confidence: h.m.confidence,
-                reason: h.m.reason,
-                dropped: h.m.dropped,
-                value: h.value,
-            }
-        })
-        .collect()
+}
+
+fn finding_of(path: &Arc<str>, scanner: &Scanner, lines: &mut LineCounter<'_>, h: Hit) -> Finding {
+    let (line, column) = h.line_col.unwrap_or_else(|| lines.locate(h.m.start));
+    Finding {
+        path: path.clone(),
+        rule: scanner.rule(h.m.rule).clone(),
+        start: h.m.start as u64,
+        end: h.m.end as u64,
+        line,
+        column,
+        record: h.record,
+        field: h.field,
+        row_group: h.row_group,
+        confidence: h.m.confidence,
+        reason: h.m.reason,
+        dropped: h.m.dropped,
+        value: h.value,
+    }
 }
 
 /// Scans one text haystack, in parallel chunks when it is large.
@@ -1186,6 +1555,234 @@ regex = '\btok_[a-z]{8}[0-9]{8}\b'
         f.iter()
             .map(|f| (f.start, f.end, f.line, f.column, f.record, f.field.clone()))
             .collect()
+    }
+
+    /// Text lines of emails (a window before the `@` anchor), IPv4 addresses (digit
+    /// runs) and tokens, with lines long enough that chunk edges cut values.
+    fn mixed_text(n: usize) -> Vec<u8> {
+        let mut data = Vec::new();
+        for i in 0..n {
+            let item = match i % 3 {
+                0 => format!("mail ann.lee{i}@corp-mail{}.net, ", i % 17),
+                1 => format!("host 10.{}.{}.{} up; ", i % 200, i % 13, 1 + i % 250),
+                _ => format!("key tok_abcdefgh{i:08} set "),
+            };
+            data.extend_from_slice(item.as_bytes());
+            if i % 400 == 399 {
+                data.push(b'\n');
+            }
+        }
+        data
+    }
+
+    fn builtin_and_tok_scanner() -> Scanner {
+        let mut set = crate::rules::RuleSet::builtin().unwrap();
+        set.add_str(
+            "t.toml",
+            "[[rule]]\nid = \"t.tok\"\nname = \"t\"\ncategory = \"credential\"\nseverity = \"high\"\nkeywords = [\"tok_\"]\nregex = '\\btok_[a-z]{8}[0-9]{8}\\b'\n",
+        )
+        .unwrap();
+        Scanner::new(&set).unwrap()
+    }
+
+    #[test]
+    fn large_inputs_scanned_in_ordered_chunks_match_one_whole_scan() {
+        let scanner = builtin_and_tok_scanner();
+        let whole = ScanOptions {
+            chunk_size: 1 << 30,
+            ..ScanOptions::default()
+        };
+        // Chunks of ~1 KB: JSON Lines records numbered across them, text values
+        // cut by their edges (found by both chunks, or by the later one only with
+        // a start in the chunk before).
+        let chunked = ScanOptions {
+            chunk_size: 997,
+            ..ScanOptions::default()
+        };
+        let text = mixed_text(3000);
+        let lines = token_lines(3000);
+        for (name, data) in [("d.txt", &text), ("d.jsonl", &lines)] {
+            let want = scan_on(1, name, data, &scanner, &whole);
+            assert_eq!(want.len(), 1);
+            assert!(
+                want[0].findings.len() > 800,
+                "{name}: {}",
+                want[0].findings.len()
+            );
+            for threads in [1, 2, 3] {
+                let got = scan_on(threads, name, data, &scanner, &chunked);
+                assert_eq!(got.len(), 1);
+                let (got, want) = (&got[0], &want[0]);
+                assert_eq!(located(got), located(want), "{name}, {threads} threads");
+                let rules = |o: &FileOutcome| -> Vec<String> {
+                    o.findings.iter().map(|f| f.rule.id.clone()).collect()
+                };
+                assert_eq!(rules(got), rules(want), "{name}, {threads} threads");
+                assert_eq!(got.warnings, want.warnings, "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_match_found_by_the_next_chunk_that_starts_before_it_keeps_its_place() {
+        // At every chunk edge (one long line, cut every 997 bytes), an email whose
+        // `@` is just past the edge (only the next chunk finds it) starts before
+        // a token found by the chunk before: the token must wait for the email.
+        let scanner = builtin_and_tok_scanner();
+        let value = b"ab.tok_abcdefgh12345678@corp-mail.net";
+        let at = value.iter().position(|&b| b == b'@').unwrap();
+        let mut data = vec![b' '; 997 * 20];
+        for k in 1..19 {
+            let pos = k * 997 + 2 - at;
+            data[pos..pos + value.len()].copy_from_slice(value);
+        }
+        let chunked = ScanOptions {
+            chunk_size: 997,
+            ..ScanOptions::default()
+        };
+        assert_eq!(chunk_ranges(&data, 997)[1], 997..1994);
+        let whole = scan_on(1, "e.txt", &data, &scanner, &ScanOptions::default());
+        let rules: Vec<&str> = whole[0]
+            .findings
+            .iter()
+            .map(|f| f.rule.id.as_str())
+            .collect();
+        assert_eq!(rules.len(), 36, "{rules:?}");
+        assert_eq!(&rules[..2], ["pii.email", "t.tok"]);
+        for threads in [1, 2] {
+            let got = scan_on(threads, "e.txt", &data, &scanner, &chunked);
+            assert_eq!(located(&got[0]), located(&whole[0]), "{threads} threads");
+        }
+    }
+
+    /// A directory of its own under the system's temporary directory.
+    fn temp_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("datasieve-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn findings_leave_as_they_are_found_in_path_order() {
+        let dir = temp_dir("events");
+        // The first input is large: its findings leave in many events, chunk by
+        // chunk, before it is done; the others wait for it.
+        std::fs::write(dir.join("a.txt"), mixed_text(4000)).unwrap();
+        std::fs::write(dir.join("b.jsonl"), token_lines(200)).unwrap();
+        std::fs::write(dir.join("c.txt"), b"key tok_abcdefgh00000001 end\n").unwrap();
+        std::fs::write(dir.join("d.txt"), b"nothing here\n").unwrap();
+        let inputs: Vec<Input> = ["d.txt", "c.txt", "a.txt", "b.jsonl", "missing.txt"]
+            .iter()
+            .map(|n| Input::File(dir.join(n)))
+            .collect();
+        let scanner = builtin_and_tok_scanner();
+        let opts = ScanOptions {
+            chunk_size: 4096,
+            ..ScanOptions::default()
+        };
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let mut events = Vec::new();
+            pool.install(|| {
+                scan_inputs_with(&inputs, &scanner, &opts, &|_| {}, &mut |e| events.push(e))
+            });
+            // (path, findings events before Done, findings, status) per input
+            let mut seen: Vec<(String, usize, Vec<Finding>, FileStatus)> = Vec::new();
+            let (mut batches, mut found) = (0, Vec::new());
+            for e in events {
+                match e {
+                    ScanEvent::Findings(f) => {
+                        assert!(!f.is_empty());
+                        batches += 1;
+                        found.extend(f);
+                    }
+                    ScanEvent::Done(o) => {
+                        assert!(o.findings.is_empty());
+                        assert!(found.iter().all(|f| f.path == o.path));
+                        let name = o.path.rsplit('/').next().unwrap().to_string();
+                        seen.push((name, batches, std::mem::take(&mut found), o.status));
+                        batches = 0;
+                    }
+                }
+            }
+            let names: Vec<&str> = seen.iter().map(|s| s.0.as_str()).collect();
+            assert_eq!(names, ["a.txt", "b.jsonl", "c.txt", "d.txt", "missing.txt"]);
+            assert!(seen[0].1 >= 5, "{threads} threads: {} events", seen[0].1);
+            assert!(matches!(seen[4].3, FileStatus::Error(_)));
+            for (name, _, findings, _) in &seen {
+                assert!(
+                    findings
+                        .windows(2)
+                        .all(|w| (w[0].start, w[0].end) <= (w[1].start, w[1].end)),
+                    "{name}: findings out of order"
+                );
+            }
+            // The same as the whole report gathered.
+            let report = pool.install(|| scan_inputs(&inputs, &scanner, &opts, &|_| {}));
+            let counts: Vec<usize> = report.files.iter().map(|f| f.findings.len()).collect();
+            let streamed: Vec<usize> = seen.iter().map(|s| s.2.len()).collect();
+            assert_eq!(counts, streamed);
+            assert!(counts[0] > 2000 && counts[1] > 50 && counts[2] == 1 && counts[3] == 0);
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn later_inputs_are_held_until_the_earlier_one_is_done() {
+        let mut got: Vec<String> = Vec::new();
+        let mut sink = |e: ScanEvent| {
+            got.push(match e {
+                ScanEvent::Findings(f) => format!("{} findings", f.len()),
+                ScanEvent::Done(o) => format!("done {}", o.path),
+            })
+        };
+        let mut order = InOrder {
+            head: 0,
+            held: BTreeMap::new(),
+            held_findings: 0,
+            sink: &mut sink,
+        };
+        let finding = |path: &str| {
+            let scanner = tok_scanner();
+            let (o, _) = scan_bytes(
+                path.into(),
+                b"tok_abcdefgh12345678",
+                &scanner,
+                &ScanOptions::default(),
+            );
+            o[0].findings.clone()
+        };
+        let batch =
+            |n: usize| ScanEvent::Findings(finding("x").into_iter().cycle().take(n).collect());
+        order.event(1, batch(3));
+        order.event(2, ScanEvent::Done(FileOutcome::new("two".into())));
+        order.event(0, batch(1));
+        assert_eq!(order.held_findings, 3);
+        assert!(!order.must_wait(Some(0)));
+        order.event(1, batch(MAX_HELD_FINDINGS));
+        // past the bound, all but the head wait
+        assert!(order.must_wait(Some(1)) && order.must_wait(None) && !order.must_wait(Some(0)));
+        order.event(0, ScanEvent::Done(FileOutcome::new("zero".into())));
+        order.finished(0);
+        // input 1 is the head now: what it held left, what it sends leaves at once
+        assert_eq!(order.held_findings, 0);
+        order.event(1, ScanEvent::Done(FileOutcome::new("one".into())));
+        order.finished(1);
+        order.finished(2);
+        drop(order);
+        let want = [
+            "1 findings".to_string(),
+            "done zero".into(),
+            "3 findings".into(),
+            format!("{MAX_HELD_FINDINGS} findings"),
+            "done one".into(),
+            "done two".into(),
+        ];
+        assert_eq!(got, want);
     }
 
     #[test]
