@@ -267,6 +267,21 @@ pub fn for_each_segment<'a>(bytes: &'a [u8], dialect: Dialect, mut f: impl FnMut
 
 /// Scans CSV/TSV in batches of whole rows.
 pub(crate) fn scan(bytes: &[u8], dialect: Dialect, ctx: &ScanCtx<'_>) -> FormatOutput {
+    let mut hits = Vec::new();
+    let mut out = scan_each(bytes, dialect, ctx, &mut |h| hits.extend(h));
+    out.hits = hits;
+    out
+}
+
+/// Scans CSV/TSV in batches of whole rows, handing the hits of each batch to
+/// `on_hits` as it is scanned (batches in file order; the output's `hits` stay
+/// empty).
+pub(crate) fn scan_each(
+    bytes: &[u8],
+    dialect: Dialect,
+    ctx: &ScanCtx<'_>,
+    on_hits: &mut dyn FnMut(Vec<crate::scan::Hit>),
+) -> FormatOutput {
     let mut out = FormatOutput::default();
     let mut sp = Splitter::new(bytes, 0, dialect);
     let mut cells = Vec::new();
@@ -304,18 +319,14 @@ pub(crate) fn scan(bytes: &[u8], dialect: Dialect, ctx: &ScanCtx<'_>) -> FormatO
         }
         let (text, map) = view.finish(end);
         let matches = ctx.scan(&text, &mut out.stats);
+        let mut hits = Vec::new();
         attribute(
-            bytes,
-            dialect,
-            &text,
-            &map,
-            matches,
-            &rows,
-            &names,
-            ctx,
-            &mut out.hits,
+            bytes, dialect, &text, &map, matches, &rows, &names, ctx, &mut hits,
         );
         crate::format::recycle_view(text);
+        if !hits.is_empty() {
+            on_hits(hits);
+        }
         if !more {
             break;
         }

@@ -470,6 +470,19 @@ impl<'s> Layer<'s> {
                 return self.scan_chunked(outcome, bytes, lines, ctx);
             }
         }
+        if let Some(dialect) = csv_dialect(fmt) {
+            // Batches of rows in order: each batch's findings leave at once.
+            let (scanner, emit, gate) = (self.scanner, &mut *self.emit, self.gate);
+            let mut lines = LineCounter::new(bytes);
+            let out = format::csv::scan_each(bytes, dialect, &ctx, &mut |mut hits| {
+                sort_hits(&mut hits);
+                emit_findings(emit, &path, scanner, &mut lines, hits);
+                gate();
+            });
+            merge_stats(&mut self.stats, &out.stats);
+            outcome.warnings = out.warnings;
+            return self.done(outcome);
+        }
         // Third-party decoders (Parquet) must not take the run down on hostile
         // input: a panic becomes an error for this input.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -1132,6 +1145,15 @@ fn chunked_as_lines(fmt: Format) -> Option<bool> {
     }
 }
 
+/// The dialect of a delimited format.
+fn csv_dialect(fmt: Format) -> Option<format::csv::Dialect> {
+    match fmt {
+        Format::Csv => Some(format::csv::Dialect::CSV),
+        Format::Tsv => Some(format::csv::Dialect::TSV),
+        _ => None,
+    }
+}
+
 fn scan_format(fmt: Format, bytes: &[u8], ctx: &ScanCtx<'_>) -> FormatOutput {
     match fmt {
         Format::Jsonl => format::jsonl::scan_lines(bytes, ctx),
@@ -1653,6 +1675,59 @@ regex = '\btok_[a-z]{8}[0-9]{8}\b'
             let got = scan_on(threads, "e.txt", &data, &scanner, &chunked);
             assert_eq!(located(&got[0]), located(&whole[0]), "{threads} threads");
         }
+    }
+
+    /// The events of one input scanned on the current thread.
+    fn events_of(
+        name: &str,
+        bytes: &[u8],
+        scanner: &Scanner,
+        opts: &ScanOptions,
+    ) -> Vec<ScanEvent> {
+        let mut events = Vec::new();
+        let mut emit = |e| events.push(e);
+        let mut layer = Layer::new(scanner, opts, &mut emit, &|| {});
+        layer.scan(name.into(), name, bytes, Depth::default(), None);
+        drop(layer);
+        events
+    }
+
+    #[test]
+    fn csv_findings_leave_batch_by_batch() {
+        let scanner = tok_scanner();
+        let mut data = String::from("id,note,other\n");
+        for i in 0..2000 {
+            let note = if i % 9 == 0 {
+                format!("\"multi\nline tok_abcdefgh{i:08}\"")
+            } else {
+                format!("tok_abcdefgh{i:08}")
+            };
+            data.push_str(&format!("{i},{note},x\n"));
+        }
+        let small = ScanOptions {
+            chunk_size: 2048,
+            ..ScanOptions::default()
+        };
+        let events = events_of("t.csv", data.as_bytes(), &scanner, &small);
+        let batches = events
+            .iter()
+            .filter(|e| matches!(e, ScanEvent::Findings(_)))
+            .count();
+        assert!(batches > 10, "{batches} batches");
+        assert!(matches!(events.last(), Some(ScanEvent::Done(_))));
+        let mut streamed = Collect::default();
+        events.into_iter().for_each(|e| streamed.take(e));
+        let whole = scan_bytes(
+            "t.csv".into(),
+            data.as_bytes(),
+            &scanner,
+            &ScanOptions::default(),
+        )
+        .0;
+        assert_eq!(whole[0].findings.len(), 2000);
+        assert_eq!(located(&streamed.outcomes[0]), located(&whole[0]));
+        let records: Vec<Option<u64>> = whole[0].findings.iter().map(|f| f.record).collect();
+        assert_eq!(records, (0..2000).map(Some).collect::<Vec<_>>());
     }
 
     /// A directory of its own under the system's temporary directory.
