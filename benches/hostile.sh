@@ -42,6 +42,14 @@ write("digits.txt", b"4929384756102938", 64 * MiB)
 write("at.txt", b"@", 64 * MiB)
 write("ghp.txt", b"ghp_", 64 * MiB)
 write("sk.txt", b"sk-", 64 * MiB)
+# Dense findings (BIG_GB runs only): one IPv4 address per line, ~4.7M findings per
+# 64 MiB, each written out.
+import random
+rnd = random.Random(2)
+ips = "".join(f"{rnd.randrange(11, 200)}.{rnd.randrange(256)}.{rnd.randrange(256)}.{rnd.randrange(1, 255)}\n" for _ in range(70000)).encode()
+if os.environ.get("BIG_GB"):
+    write("dense-64m.txt", ips, 64 * MiB)
+    write("dense-256m.txt", ips, 256 * MiB)
 PY
 
 PYTHONPATH=benches python3 - "$CORPUS" "$DIR" "$BIN" <<'PY'
@@ -105,6 +113,12 @@ if big_gb:
     # (past the default 4 GiB per stream with BIG_GB=4)
     t2 = timed([gz], threads="2", runs=1, extra=["--max-member-size", "1T", "--max-decompressed-size", "1T"])
     print(f"| {os.path.basename(gz)} (-j2, decompressed ~{want/2**20:.0f} MiB) | {os.path.getsize(gz)/2**20:.0f} MiB | {t2:.2f} s | | | {peak[(gz,)]/1024:.0f} MiB |")
+    # Findings leave as they are found: memory must not grow with their number.
+    for name in ["dense-64m.txt", "dense-256m.txt"]:
+        path = os.path.join(d, name)
+        n = os.path.getsize(path)
+        t2 = timed([path], threads="2", runs=1)
+        print(f"| {name} (-j2, one IPv4 per line) | {n/2**20:.0f} MiB | {t2:.2f} s | {t2/n*1e9:.1f} | | {peak[(path,)]/1024:.0f} MiB |")
 # Scaling within one file (chunks): one thread against two, on the single line
 # and, with BIG_GB, on the large file.
 print()

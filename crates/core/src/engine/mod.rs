@@ -134,6 +134,25 @@ impl RegexSource {
     }
 }
 
+/// A set of bytes, tested with one lookup.
+#[derive(Debug, Clone, Copy)]
+struct ByteSet([u64; 4]);
+
+impl ByteSet {
+    fn of(bytes: &[u8]) -> Self {
+        let mut set = [0u64; 4];
+        for &b in bytes {
+            set[usize::from(b >> 6)] |= 1 << (b & 63);
+        }
+        ByteSet(set)
+    }
+
+    #[inline(always)]
+    fn contains(&self, b: u8) -> bool {
+        self.0[usize::from(b >> 6)] >> (b & 63) & 1 != 0
+    }
+}
+
 struct CompiledRule {
     info: Arc<RuleInfo>,
     /// What to compile on first use.
@@ -156,7 +175,7 @@ struct CompiledRule {
     placeholder_filter: bool,
     /// Bytes one of which must occur within this many bytes from the start of a
     /// trigger (`Rule::followed_by`).
-    followed_by: Option<(Vec<u8>, usize)>,
+    followed_by: Option<(ByteSet, usize)>,
     /// Fewest word bytes from the start of a trigger (`Rule::word_len`).
     word_len: usize,
     /// Rules (indices) whose kept findings drop an overlapping finding of this one.
@@ -177,8 +196,17 @@ impl CompiledRule {
     /// Whether a trigger at `span` can start a match: one of the `followed_by`
     /// bytes is close enough after its start, and the word starting there is long
     /// enough (`word_len`).
-    #[inline]
+    #[inline(always)]
     fn triggered_at(&self, hay: &[u8], span: &Range<usize>) -> bool {
+        if self.word_len == 0 && self.followed_by.is_none() {
+            return true;
+        }
+        self.trigger_checks(hay, span)
+    }
+
+    /// [`CompiledRule::triggered_at`] for a rule with `word_len` or `followed_by`.
+    #[inline(never)]
+    fn trigger_checks(&self, hay: &[u8], span: &Range<usize>) -> bool {
         if self.word_len > 0 {
             let word = hay[span.start..]
                 .iter()
@@ -193,7 +221,7 @@ impl CompiledRule {
             None => true,
             Some((bytes, within)) => {
                 let near = &hay[span.start..(span.start + within).min(hay.len())];
-                near.iter().any(|b| bytes.contains(b))
+                near.iter().any(|&b| bytes.contains(b))
             }
         }
     }
@@ -388,7 +416,7 @@ impl Scanner {
                 followed_by: rule
                     .followed_by
                     .as_ref()
-                    .map(|f| (f.any_of.as_bytes().to_vec(), f.within)),
+                    .map(|f| (ByteSet::of(f.any_of.as_bytes()), f.within)),
                 yields_to: Vec::new(),
                 yielded_to: false,
             });
