@@ -12,7 +12,9 @@
 # With BIG_GB=N it also scans one N GiB file on two threads and reports its peak
 # anonymous memory, which must not grow with the input (issue 6: under 256 MiB),
 # and about N GiB of the corpus' JSON Lines as one gzip stream (scanned as it is
-# decompressed, so its memory must not grow either).
+# decompressed, so its memory must not grow either), and files of nothing but
+# findings (one IPv4 address per line, 64 and 256 MiB): findings are written as
+# they are found, so their memory must not grow with their number.
 # Last, one thread against two within one file: the 256 MiB line, and the big file.
 #
 # usage: [BIG_GB=4] benches/hostile.sh [CORPUS_MB=100]
