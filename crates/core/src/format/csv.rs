@@ -268,33 +268,67 @@ pub fn for_each_segment<'a>(bytes: &'a [u8], dialect: Dialect, mut f: impl FnMut
 /// Scans CSV/TSV in batches of whole rows.
 pub(crate) fn scan(bytes: &[u8], dialect: Dialect, ctx: &ScanCtx<'_>) -> FormatOutput {
     let mut hits = Vec::new();
-    let mut out = scan_each(bytes, dialect, ctx, &mut |h| hits.extend(h));
+    let mut out = scan_each(bytes, dialect, ctx, &mut Rows::default(), &mut |h| {
+        hits.extend(h)
+    });
     out.hits = hits;
     out
 }
 
-/// Scans CSV/TSV in batches of whole rows, handing the hits of each batch to
-/// `on_hits` as it is scanned (batches in file order; the output's `hits` stay
-/// empty).
+/// What the scan of CSV carries from one part of an input to the next (a
+/// compressed stream is scanned a part of whole rows at a time).
+#[derive(Debug, Default)]
+pub(crate) struct Rows {
+    /// Column names once the first row was seen (empty: it was not a header).
+    names: Option<Vec<String>>,
+    /// Record index of the next row (-1: the header).
+    next_record: i64,
+    /// Lines before the part.
+    pub(crate) lines_before: u64,
+}
+
+/// The end of the last whole row of `bytes` (a row ended by a newline, no quoted
+/// cell left open): where a part of a stream may be cut. 0 if there is none.
+pub(crate) fn whole_rows_end(bytes: &[u8], dialect: Dialect) -> usize {
+    let mut sp = Splitter::new(bytes, 0, dialect);
+    let mut cells = Vec::new();
+    let mut end = 0;
+    while sp.next_row(&mut cells).is_some() {
+        let p = sp.pos();
+        if sp.unterminated.is_some() || p == 0 || bytes[p - 1] != b'\n' {
+            break;
+        }
+        end = p;
+    }
+    end
+}
+
+/// Scans CSV/TSV (all of an input, or the next part of whole rows with `rows`
+/// carried from the part before) in batches of whole rows, handing the hits of
+/// each batch to `on_hits` as it is scanned (batches in order; the output's
+/// `hits` stay empty). Offsets are those in `bytes`.
 pub(crate) fn scan_each(
     bytes: &[u8],
     dialect: Dialect,
     ctx: &ScanCtx<'_>,
+    rows: &mut Rows,
     on_hits: &mut dyn FnMut(Vec<crate::scan::Hit>),
 ) -> FormatOutput {
     let mut out = FormatOutput::default();
     let mut sp = Splitter::new(bytes, 0, dialect);
     let mut cells = Vec::new();
-    // Header detection on the first row.
-    let mut header: Option<Vec<String>> = None;
-    {
+    // Header detection on the first row of the input.
+    if rows.names.is_none() {
         let mut probe = sp.clone();
         if probe.next_row(&mut cells).is_some() && looks_like_header(bytes, &cells) {
-            header = Some(header_names(bytes, &cells));
+            rows.names = Some(header_names(bytes, &cells));
+            rows.next_record = -1;
+        } else if !bytes.iter().all(u8::is_ascii_whitespace) {
+            rows.names = Some(Vec::new());
         }
     }
-    let names = header.clone().unwrap_or_default();
-    let mut next_record: i64 = if header.is_some() { -1 } else { 0 };
+    let names = rows.names.clone().unwrap_or_default();
+    let mut next_record = rows.next_record;
     loop {
         let batch_start = sp.pos();
         let mut view = ViewBuilder::new(bytes, batch_start);
@@ -331,8 +365,10 @@ pub(crate) fn scan_each(
             break;
         }
     }
+    rows.next_record = next_record;
     if let Some(p) = sp.unterminated {
         let (line, col) = crate::scan::LineCounter::new(bytes).locate(p);
+        let line = line + rows.lines_before;
         out.warnings.push(format!(
             "unterminated quoted field starting at line {line} column {col}; it runs to the end of the file"
         ));

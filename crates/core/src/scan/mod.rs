@@ -474,7 +474,8 @@ impl<'s> Layer<'s> {
             // Batches of rows in order: each batch's findings leave at once.
             let (scanner, emit, gate) = (self.scanner, &mut *self.emit, self.gate);
             let mut lines = LineCounter::new(bytes);
-            let out = format::csv::scan_each(bytes, dialect, &ctx, &mut |mut hits| {
+            let mut rows = format::csv::Rows::default();
+            let out = format::csv::scan_each(bytes, dialect, &ctx, &mut rows, &mut |mut hits| {
                 sort_hits(&mut hits);
                 emit_findings(emit, &path, scanner, &mut lines, hits);
                 gate();
@@ -630,7 +631,11 @@ impl<'s> Layer<'s> {
             match inner {
                 Format::Jsonl => return self.scan_lines_stream(path, fmt, stream, head),
                 Format::Text => return self.scan_text_stream(path, fmt, stream, head),
-                _ => {}
+                _ => {
+                    if let Some(dialect) = csv_dialect(inner) {
+                        return self.scan_csv_stream(path, fmt, dialect, stream, head);
+                    }
+                }
             }
         }
         if !ended {
@@ -700,6 +705,85 @@ impl<'s> Layer<'s> {
         let mut outcome = FileOutcome::new(path);
         outcome.warnings = parts.warnings;
         self.finish_stream(outcome, total, &parts.stats, failed);
+    }
+
+    /// CSV or TSV decompressed from `stream` (whose first bytes are `head`),
+    /// scanned a part of whole rows at a time as the blocks come (a part ends
+    /// after the last row that a newline ends with no quoted cell open), with the
+    /// header and record numbers carried from part to part: findings, records and
+    /// lines are those of the whole stream. A row longer than [`MAX_CSV_CARRY`]
+    /// (a quoted cell left open, or hostile input) ends the streaming: the rest of
+    /// the stream is read and scanned as one part, so no row is searched again at
+    /// every block.
+    fn scan_csv_stream(
+        &mut self,
+        path: Arc<str>,
+        fmt: Format,
+        dialect: format::csv::Dialect,
+        mut stream: decompress::Stream<'_>,
+        head: Vec<u8>,
+    ) {
+        let (block, _) = stream_sizes(self.opts.chunk_size);
+        let ctx = ScanCtx {
+            scanner: self.scanner,
+            config: &self.opts.engine,
+            fields: self.opts.fields.as_ref(),
+            chunk_size: self.opts.chunk_size,
+            stats: self.opts.stats,
+        };
+        let (scanner, emit, gate) = (self.scanner, &mut *self.emit, self.gate);
+        let mut rows = format::csv::Rows::default();
+        let mut offset = 0usize;
+        let mut stats = Vec::new();
+        let mut warnings = Vec::new();
+        // Scans a part of whole rows (or the rest of the stream) and hands its
+        // findings on, located in the whole stream.
+        let mut scan = |part: &[u8]| {
+            gate();
+            let mut lines = LineCounter::new(part);
+            let line_base = rows.lines_before;
+            let out = format::csv::scan_each(part, dialect, &ctx, &mut rows, &mut |mut hits| {
+                sort_hits(&mut hits);
+                for h in &mut hits {
+                    let (line, col) = h.line_col.unwrap_or_else(|| lines.locate(h.m.start));
+                    h.line_col = Some((line + line_base, col));
+                    h.m.start += offset;
+                    h.m.end += offset;
+                    h.m.match_span = h.m.match_span.start + offset..h.m.match_span.end + offset;
+                }
+                emit_findings(emit, &path, scanner, &mut LineCounter::new(&[]), hits);
+            });
+            merge_stats(&mut stats, &out.stats);
+            warnings.extend(out.warnings);
+            offset += part.len();
+            rows.lines_before += memchr::memchr_iter(b'\n', part).count() as u64;
+        };
+        let mut carry = head;
+        let mut total = carry.len() as u64;
+        let mut whole = false;
+        let cut = |carry: &mut Vec<u8>, scan: &mut dyn FnMut(&[u8])| {
+            let end = format::csv::whole_rows_end(carry, dialect);
+            if end > 0 {
+                let rest = carry.split_off(end);
+                scan(&std::mem::replace(carry, rest));
+            }
+        };
+        cut(&mut carry, &mut scan);
+        let failed = decode_blocks(fmt, &mut stream, block, |d| {
+            total += d.len() as u64;
+            carry.extend_from_slice(&d);
+            if !whole {
+                cut(&mut carry, &mut scan);
+                whole = carry.len() > MAX_CSV_CARRY;
+            }
+        });
+        // The last rows (without a newline, or the rest read whole).
+        if failed.is_none() && !carry.is_empty() {
+            scan(&carry);
+        }
+        let mut outcome = FileOutcome::new(path.clone());
+        outcome.warnings = warnings;
+        self.finish_stream(outcome, total, &stats, failed);
     }
 
     /// Records a streamed input: its size, statistics, and the error that ended
@@ -820,6 +904,10 @@ impl<'s> Layer<'s> {
         }
     }
 }
+
+/// A CSV row (a quoted cell left open) longer than this ends the block by block
+/// scan of a compressed CSV stream: the rest is read and scanned whole.
+const MAX_CSV_CARRY: usize = if cfg!(test) { 1 << 20 } else { 64 << 20 };
 
 /// Blocks of a decompressed stream are at least this large (`--chunk-size` sets
 /// them).
@@ -1886,6 +1974,76 @@ regex = '\btok_[a-z]{8}[0-9]{8}\b'
                 assert_eq!(&data[f.start as usize..f.end as usize], &f.value[..]);
             }
         }
+    }
+
+    /// CSV rows with a header, quoted cells holding newlines and `""`, tokens in
+    /// several columns, and (with `long`) one quoted cell of 1.5 MiB in the middle.
+    fn token_csv(n: usize, long: bool) -> Vec<u8> {
+        let mut data = b"id,note,\"other, field\"\r\n".to_vec();
+        for i in 0..n {
+            let note = match i % 5 {
+                0 => format!("\"line one\nsays \"\"tok_abcdefgh{i:08}\"\" here\""),
+                1 => format!("tok_zyxwvuts{i:08}"),
+                _ => "plain words, none".repeat(i % 4).replace(',', ";"),
+            };
+            let other = if i % 3 == 0 {
+                format!("\"x tok_qwertyui{i:08}\"")
+            } else {
+                "-".into()
+            };
+            data.extend_from_slice(format!("{i},{note},{other}\n").as_bytes());
+            if long && i == n / 2 {
+                let cell = "long words\n".repeat(150_000);
+                data.extend_from_slice(
+                    format!("{i},\"{cell} tok_longcell00000001\",-\n").as_bytes(),
+                );
+            }
+        }
+        data.extend_from_slice(b"last,tok_lastlast00000002,-");
+        data
+    }
+
+    #[test]
+    fn compressed_csv_streamed_in_parts_of_whole_rows_matches_the_plain_file() {
+        let scanner = tok_scanner();
+        let opts = ScanOptions {
+            chunk_size: 1024,
+            ..ScanOptions::default()
+        };
+        for long in [false, true] {
+            let data = token_csv(20_000, long);
+            assert!(data.len() > 10 * MIN_STREAM_BLOCK);
+            let plain = scan_bytes("d.csv".into(), &data, &scanner, &opts).0;
+            assert_eq!(plain.len(), 1);
+            let want = &plain[0];
+            assert!(want.findings.len() > 10_000, "{}", want.findings.len());
+            let packed = gzip(&data);
+            for threads in [1, 2] {
+                let streamed = scan_on(threads, "d.csv.gz", &packed, &scanner, &opts);
+                assert_eq!(streamed.len(), 1);
+                let s = &streamed[0];
+                assert_eq!(s.status, FileStatus::Scanned);
+                assert_eq!(s.bytes, data.len() as u64);
+                assert_eq!(located(s), located(want), "long {long}, {threads} threads");
+                assert_eq!(s.warnings, want.warnings);
+                for f in &s.findings {
+                    assert_eq!(&data[f.start as usize..f.end as usize], &f.value[..]);
+                }
+            }
+        }
+        // The parts really are parts: the cut falls after whole rows only.
+        let data = token_csv(50, false);
+        let end = format::csv::whole_rows_end(&data, format::csv::Dialect::CSV);
+        assert!(end < data.len() && data[end - 1] == b'\n');
+        let open = b"a,\"b\nc\nd";
+        assert_eq!(
+            format::csv::whole_rows_end(open, format::csv::Dialect::CSV),
+            0
+        );
+        assert_eq!(
+            format::csv::whole_rows_end(b"a,b\nc,\"d\ne", format::csv::Dialect::CSV),
+            4
+        );
     }
 
     #[test]
