@@ -586,10 +586,11 @@ impl<'s> Layer<'s> {
         self.done(outcome);
     }
 
-    /// A compressed stream named `name` inside. Decoded block by block: JSON Lines
-    /// are scanned as the blocks come ([`Layer::scan_lines_stream`]), so memory
-    /// holds a few blocks and not the stream; any other format inside (and a
-    /// stream of at most one block) is decoded in full and scanned as that format.
+    /// A compressed stream named `name` inside. Decoded block by block: JSON Lines,
+    /// text and CSV/TSV are scanned as the blocks come ([`Layer::scan_lines_stream`],
+    /// [`Layer::scan_text_stream`], [`Layer::scan_csv_stream`]), so memory holds a
+    /// few blocks and not the stream; any other format inside (and a stream of at
+    /// most one block) is decoded in full and scanned as that format.
     fn scan_stream(
         &mut self,
         path: Arc<str>,
