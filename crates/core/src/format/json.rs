@@ -828,6 +828,21 @@ pub(crate) fn hit_at(
 /// Scans a JSON document (or stream of values, or notebook) in batches at value
 /// boundaries, so memory stays bounded by the batch size, not the file.
 pub(crate) fn scan_document(bytes: &[u8], ctx: &ScanCtx<'_>, mode: Mode) -> FormatOutput {
+    let mut hits = Vec::new();
+    let mut out = scan_document_each(bytes, ctx, mode, &mut |h| hits.extend(h));
+    out.hits = hits;
+    out
+}
+
+/// [`scan_document`], handing the hits of each batch to `on_hits` as it is
+/// scanned (batches in document order, each batch's hits before the next's; the
+/// output's `hits` stay empty).
+pub(crate) fn scan_document_each(
+    bytes: &[u8],
+    ctx: &ScanCtx<'_>,
+    mode: Mode,
+    on_hits: &mut dyn FnMut(Vec<Hit>),
+) -> FormatOutput {
     let mut out = FormatOutput::default();
     let mut w = Walker::new(bytes, 0..bytes.len(), mode);
     if !w.tok.skip_ws() {
@@ -864,8 +879,12 @@ pub(crate) fn scan_document(bytes: &[u8], ctx: &ScanCtx<'_>, mode: Mode) -> Form
         };
         let (text, map) = view.finish(batch_end);
         let matches = ctx.scan(&text, &mut out.stats);
-        attribute(&text, &map, matches, saved, ctx, &mut out.hits);
+        let mut hits = Vec::new();
+        attribute(&text, &map, matches, saved, ctx, &mut hits);
         crate::format::recycle_view(text);
+        if !hits.is_empty() {
+            on_hits(hits);
+        }
         if let Some((before, e)) = failed {
             let (line, col) = crate::scan::LineCounter::new(bytes).locate(e.offset);
             out.warnings.push(format!(
@@ -873,9 +892,14 @@ pub(crate) fn scan_document(bytes: &[u8], ctx: &ScanCtx<'_>, mode: Mode) -> Form
                 e.message
             ));
             let rest = &bytes[before..];
-            for m in ctx.scan_text(rest, &mut out.stats) {
-                let map = OffsetMap::Identity { base: before };
-                out.hits.push(hit_at(rest, &map, m, None, None));
+            let map = OffsetMap::Identity { base: before };
+            let hits: Vec<Hit> = ctx
+                .scan_text(rest, &mut out.stats)
+                .into_iter()
+                .map(|m| hit_at(rest, &map, m, None, None))
+                .collect();
+            if !hits.is_empty() {
+                on_hits(hits);
             }
             break;
         }

@@ -470,6 +470,19 @@ impl<'s> Layer<'s> {
                 return self.scan_chunked(outcome, bytes, lines, ctx);
             }
         }
+        if let Some(mode) = document_mode(fmt) {
+            // Batches of values in order: each batch's findings leave at once.
+            let (scanner, emit, gate) = (self.scanner, &mut *self.emit, self.gate);
+            let mut lines = LineCounter::new(bytes);
+            let out = json::scan_document_each(bytes, &ctx, mode, &mut |mut hits| {
+                sort_hits(&mut hits);
+                emit_findings(emit, &path, scanner, &mut lines, hits);
+                gate();
+            });
+            merge_stats(&mut self.stats, &out.stats);
+            outcome.warnings = out.warnings;
+            return self.done(outcome);
+        }
         if let Some(dialect) = csv_dialect(fmt) {
             // Batches of rows in order: each batch's findings leave at once.
             let (scanner, emit, gate) = (self.scanner, &mut *self.emit, self.gate);
@@ -1234,6 +1247,15 @@ fn chunked_as_lines(fmt: Format) -> Option<bool> {
     }
 }
 
+/// How a JSON document format is walked.
+fn document_mode(fmt: Format) -> Option<json::Mode> {
+    match fmt {
+        Format::Json => Some(json::Mode::Document),
+        Format::Ipynb => Some(json::Mode::Notebook),
+        _ => None,
+    }
+}
+
 /// The dialect of a delimited format.
 fn csv_dialect(fmt: Format) -> Option<format::csv::Dialect> {
     match fmt {
@@ -1817,6 +1839,40 @@ regex = '\btok_[a-z]{8}[0-9]{8}\b'
         assert_eq!(located(&streamed.outcomes[0]), located(&whole[0]));
         let records: Vec<Option<u64>> = whole[0].findings.iter().map(|f| f.record).collect();
         assert_eq!(records, (0..2000).map(Some).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn json_document_findings_leave_batch_by_batch() {
+        let scanner = tok_scanner();
+        let mut data = String::from("[\n");
+        for i in 0..2000 {
+            data.push_str(&format!(
+                "  {{\"id\": {i}, \"text\": \"a\\ntok_abcdefgh{i:08}\", \"n\": [1, \"tok_zyxwvuts{i:08}\"]}},\n"
+            ));
+        }
+        // malformed from here on: the rest is scanned as text
+        data.push_str("  {\"broken\": tok_lastlast00000001 ,,\n tok_lastlast00000002");
+        let small = ScanOptions {
+            chunk_size: 2048,
+            ..ScanOptions::default()
+        };
+        let whole_opts = ScanOptions {
+            chunk_size: 1 << 30,
+            ..ScanOptions::default()
+        };
+        let events = events_of("d.json", data.as_bytes(), &scanner, &small);
+        let batches = events
+            .iter()
+            .filter(|e| matches!(e, ScanEvent::Findings(_)))
+            .count();
+        assert!(batches > 10, "{batches} batches");
+        let mut streamed = Collect::default();
+        events.into_iter().for_each(|e| streamed.take(e));
+        let whole = scan_bytes("d.json".into(), data.as_bytes(), &scanner, &whole_opts).0;
+        assert_eq!(whole[0].findings.len(), 4002);
+        assert_eq!(located(&streamed.outcomes[0]), located(&whole[0]));
+        assert_eq!(streamed.outcomes[0].warnings.len(), 1);
+        assert_eq!(streamed.outcomes[0].warnings, whole[0].warnings);
     }
 
     /// A directory of its own under the system's temporary directory.
