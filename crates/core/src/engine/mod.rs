@@ -1069,6 +1069,18 @@ pub fn check_examples(set: &RuleSet) -> Result<Vec<String>, EngineError> {
     Ok(failures)
 }
 
+/// A test rule: `tok_`, eight letters, eight digits.
+#[cfg(test)]
+pub(crate) const TOK_RULE: &str = r#"
+[[rule]]
+id = "t.tok"
+name = "test token"
+category = "credential"
+severity = "high"
+keywords = ["tok_"]
+regex = '\btok_[a-z]{8}[0-9]{8}\b'
+"#;
+
 /// A scanner over the rules of one TOML snippet, for tests.
 #[cfg(test)]
 pub(crate) fn scanner_with(toml: &str) -> Scanner {

@@ -392,22 +392,16 @@ fn write_human_finding(out: &mut impl Write, f: &Finding, opts: &ReportOptions) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::scanner_with;
+    use crate::engine::{scanner_with, TOK_RULE};
     use crate::scan::{scan_bytes, ScanOptions};
 
     /// Two inputs with findings of two rules (one dropped with explain), one
     /// that failed after some findings, one skipped.
     fn report() -> ScanReport {
         let scanner = scanner_with(
-            r#"
-[[rule]]
-id = "t.tok"
-name = "test token"
-category = "credential"
-severity = "high"
-keywords = ["tok_"]
-regex = '\btok_[a-z]{8}[0-9]{8}\b'
-
+            &[
+                TOK_RULE,
+                r#"
 [[rule]]
 id = "t.key"
 name = "test key"
@@ -417,6 +411,8 @@ keywords = ["key_"]
 regex = '\bkey_[0-9]{6}\b'
 confidence = 0.4
 "#,
+            ]
+            .concat(),
         );
         let opts = ScanOptions {
             engine: crate::ScanConfig {

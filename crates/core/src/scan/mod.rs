@@ -458,44 +458,22 @@ impl<'s> Layer<'s> {
             self.done(outcome);
             return;
         }
-        let ctx = ScanCtx {
-            scanner: self.scanner,
-            config: &self.opts.engine,
-            fields: self.opts.fields.as_ref(),
-            chunk_size: self.opts.chunk_size,
-            stats: self.opts.stats,
-        };
+        let ctx = self.ctx(self.opts.chunk_size);
         if let Some(lines) = chunked_as_lines(fmt) {
             if bytes.len() > ctx.chunk_size {
                 return self.scan_chunked(outcome, bytes, lines, ctx);
             }
         }
         if let Some(mode) = document_mode(fmt) {
-            // Batches of values in order: each batch's findings leave at once.
-            let (scanner, emit, gate) = (self.scanner, &mut *self.emit, self.gate);
-            let mut lines = LineCounter::new(bytes);
-            let out = json::scan_document_each(bytes, &ctx, mode, &mut |mut hits| {
-                sort_hits(&mut hits);
-                emit_findings(emit, &path, scanner, &mut lines, hits);
-                gate();
+            return self.scan_batches(outcome, bytes, |on_hits| {
+                json::scan_document_each(bytes, &ctx, mode, on_hits)
             });
-            merge_stats(&mut self.stats, &out.stats);
-            outcome.warnings = out.warnings;
-            return self.done(outcome);
         }
         if let Some(dialect) = csv_dialect(fmt) {
-            // Batches of rows in order: each batch's findings leave at once.
-            let (scanner, emit, gate) = (self.scanner, &mut *self.emit, self.gate);
-            let mut lines = LineCounter::new(bytes);
-            let mut rows = format::csv::Rows::default();
-            let out = format::csv::scan_each(bytes, dialect, &ctx, &mut rows, &mut |mut hits| {
-                sort_hits(&mut hits);
-                emit_findings(emit, &path, scanner, &mut lines, hits);
-                gate();
+            return self.scan_batches(outcome, bytes, |on_hits| {
+                let mut rows = format::csv::Rows::default();
+                format::csv::scan_each(bytes, dialect, &ctx, &mut rows, on_hits)
             });
-            merge_stats(&mut self.stats, &out.stats);
-            outcome.warnings = out.warnings;
-            return self.done(outcome);
         }
         // Third-party decoders (Parquet) must not take the run down on hostile
         // input: a panic becomes an error for this input.
@@ -514,6 +492,39 @@ impl<'s> Layer<'s> {
         let mut lines = LineCounter::new(bytes);
         outcome.findings = to_findings(&path, self.scanner, &mut lines, result.hits);
         self.done(outcome);
+    }
+
+    /// An input whose format is scanned in batches in output order (JSON
+    /// documents, CSV/TSV): `scan` hands each batch's hits to its argument, and
+    /// their findings leave at once.
+    fn scan_batches(
+        &mut self,
+        mut outcome: FileOutcome,
+        bytes: &[u8],
+        scan: impl FnOnce(&mut dyn FnMut(Vec<Hit>)) -> FormatOutput,
+    ) {
+        let (scanner, emit, gate) = (self.scanner, &mut *self.emit, self.gate);
+        let path = outcome.path.clone();
+        let mut lines = LineCounter::new(bytes);
+        let out = scan(&mut |mut hits| {
+            sort_hits(&mut hits);
+            emit_findings(emit, &path, scanner, &mut lines, hits);
+            gate();
+        });
+        merge_stats(&mut self.stats, &out.stats);
+        outcome.warnings = out.warnings;
+        self.done(outcome);
+    }
+
+    /// What a format scan of this input needs, with chunks of `chunk_size`.
+    fn ctx(&self, chunk_size: usize) -> ScanCtx<'s> {
+        ScanCtx {
+            scanner: self.scanner,
+            config: &self.opts.engine,
+            fields: self.opts.fields.as_ref(),
+            chunk_size,
+            stats: self.opts.stats,
+        }
     }
 
     /// A large JSON Lines (`lines`) or text input held whole (mapped or read): its
@@ -674,14 +685,7 @@ impl<'s> Layer<'s> {
         head: Vec<u8>,
     ) {
         let (block, chunk_size) = stream_sizes(self.opts.chunk_size);
-        let ctx = ScanCtx {
-            scanner: self.scanner,
-            config: &self.opts.engine,
-            fields: self.opts.fields.as_ref(),
-            chunk_size,
-            stats: self.opts.stats,
-        };
-        let mut parts = LineParts::new(ctx);
+        let mut parts = LineParts::new(self.ctx(chunk_size));
         let mut carry = Vec::new();
         let mut total = 0u64;
         let (scanner, emit, gate) = (self.scanner, &mut *self.emit, self.gate);
@@ -738,13 +742,7 @@ impl<'s> Layer<'s> {
         head: Vec<u8>,
     ) {
         let (block, _) = stream_sizes(self.opts.chunk_size);
-        let ctx = ScanCtx {
-            scanner: self.scanner,
-            config: &self.opts.engine,
-            fields: self.opts.fields.as_ref(),
-            chunk_size: self.opts.chunk_size,
-            stats: self.opts.stats,
-        };
+        let ctx = self.ctx(self.opts.chunk_size);
         let (scanner, emit, gate) = (self.scanner, &mut *self.emit, self.gate);
         let mut rows = format::csv::Rows::default();
         let mut offset = 0usize;
@@ -1645,17 +1643,7 @@ mod tests {
     }
 
     fn tok_scanner() -> Scanner {
-        crate::engine::scanner_with(
-            r#"
-[[rule]]
-id = "t.tok"
-name = "test token"
-category = "credential"
-severity = "high"
-keywords = ["tok_"]
-regex = '\btok_[a-z]{8}[0-9]{8}\b'
-"#,
-        )
+        crate::engine::scanner_with(crate::engine::TOK_RULE)
     }
 
     fn gzip(data: &[u8]) -> Vec<u8> {
@@ -1710,11 +1698,7 @@ regex = '\btok_[a-z]{8}[0-9]{8}\b'
 
     fn builtin_and_tok_scanner() -> Scanner {
         let mut set = crate::rules::RuleSet::builtin().unwrap();
-        set.add_str(
-            "t.toml",
-            "[[rule]]\nid = \"t.tok\"\nname = \"t\"\ncategory = \"credential\"\nseverity = \"high\"\nkeywords = [\"tok_\"]\nregex = '\\btok_[a-z]{8}[0-9]{8}\\b'\n",
-        )
-        .unwrap();
+        set.add_str("t.toml", crate::engine::TOK_RULE).unwrap();
         Scanner::new(&set).unwrap()
     }
 
@@ -1803,6 +1787,25 @@ regex = '\btok_[a-z]{8}[0-9]{8}\b'
         events
     }
 
+    /// How many batches of findings one input's scan handed on, and the outcome
+    /// they make up (checked to end with it).
+    fn batched(
+        name: &str,
+        bytes: &[u8],
+        scanner: &Scanner,
+        opts: &ScanOptions,
+    ) -> (usize, Collect) {
+        let events = events_of(name, bytes, scanner, opts);
+        assert!(matches!(events.last(), Some(ScanEvent::Done(_))));
+        let batches = events
+            .iter()
+            .filter(|e| matches!(e, ScanEvent::Findings(_)))
+            .count();
+        let mut streamed = Collect::default();
+        events.into_iter().for_each(|e| streamed.take(e));
+        (batches, streamed)
+    }
+
     #[test]
     fn csv_findings_leave_batch_by_batch() {
         let scanner = tok_scanner();
@@ -1819,15 +1822,8 @@ regex = '\btok_[a-z]{8}[0-9]{8}\b'
             chunk_size: 2048,
             ..ScanOptions::default()
         };
-        let events = events_of("t.csv", data.as_bytes(), &scanner, &small);
-        let batches = events
-            .iter()
-            .filter(|e| matches!(e, ScanEvent::Findings(_)))
-            .count();
+        let (batches, streamed) = batched("t.csv", data.as_bytes(), &scanner, &small);
         assert!(batches > 10, "{batches} batches");
-        assert!(matches!(events.last(), Some(ScanEvent::Done(_))));
-        let mut streamed = Collect::default();
-        events.into_iter().for_each(|e| streamed.take(e));
         let whole = scan_bytes(
             "t.csv".into(),
             data.as_bytes(),
@@ -1860,14 +1856,8 @@ regex = '\btok_[a-z]{8}[0-9]{8}\b'
             chunk_size: 1 << 30,
             ..ScanOptions::default()
         };
-        let events = events_of("d.json", data.as_bytes(), &scanner, &small);
-        let batches = events
-            .iter()
-            .filter(|e| matches!(e, ScanEvent::Findings(_)))
-            .count();
+        let (batches, streamed) = batched("d.json", data.as_bytes(), &scanner, &small);
         assert!(batches > 10, "{batches} batches");
-        let mut streamed = Collect::default();
-        events.into_iter().for_each(|e| streamed.take(e));
         let whole = scan_bytes("d.json".into(), data.as_bytes(), &scanner, &whole_opts).0;
         assert_eq!(whole[0].findings.len(), 4002);
         assert_eq!(located(&streamed.outcomes[0]), located(&whole[0]));
