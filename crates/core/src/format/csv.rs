@@ -265,16 +265,6 @@ pub fn for_each_segment<'a>(bytes: &'a [u8], dialect: Dialect, mut f: impl FnMut
     }
 }
 
-/// Scans CSV/TSV in batches of whole rows.
-pub(crate) fn scan(bytes: &[u8], dialect: Dialect, ctx: &ScanCtx<'_>) -> FormatOutput {
-    let mut hits = Vec::new();
-    let mut out = scan_each(bytes, dialect, ctx, &mut Rows::default(), &mut |h| {
-        hits.extend(h)
-    });
-    out.hits = hits;
-    out
-}
-
 /// What the scan of CSV carries from one part of an input to the next (a
 /// compressed stream is scanned a part of whole rows at a time).
 #[derive(Debug, Default)]
@@ -304,7 +294,8 @@ pub(crate) fn whole_rows_end(bytes: &[u8], dialect: Dialect) -> usize {
 }
 
 /// Scans CSV/TSV (all of an input, or the next part of whole rows with `rows`
-/// carried from the part before) in batches of whole rows, handing the hits of
+/// carried from the part before; memory bounded by a batch, not the input) in
+/// batches of whole rows, handing the hits of
 /// each batch to `on_hits` as it is scanned (batches in order; the output's
 /// `hits` stay empty). Offsets are those in `bytes`.
 pub(crate) fn scan_each(

@@ -826,17 +826,9 @@ pub(crate) fn hit_at(
 }
 
 /// Scans a JSON document (or stream of values, or notebook) in batches at value
-/// boundaries, so memory stays bounded by the batch size, not the file.
-pub(crate) fn scan_document(bytes: &[u8], ctx: &ScanCtx<'_>, mode: Mode) -> FormatOutput {
-    let mut hits = Vec::new();
-    let mut out = scan_document_each(bytes, ctx, mode, &mut |h| hits.extend(h));
-    out.hits = hits;
-    out
-}
-
-/// [`scan_document`], handing the hits of each batch to `on_hits` as it is
-/// scanned (batches in document order, each batch's hits before the next's; the
-/// output's `hits` stay empty).
+/// boundaries, so memory stays bounded by the batch size, not the file, handing
+/// the hits of each batch to `on_hits` as it is scanned (batches in document
+/// order; the output's `hits` stay empty).
 pub(crate) fn scan_document_each(
     bytes: &[u8],
     ctx: &ScanCtx<'_>,

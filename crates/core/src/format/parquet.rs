@@ -22,7 +22,6 @@ use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader, RowGroupMe
 use parquet::file::reader::{ChunkReader, Length};
 use parquet::file::serialized_reader::SerializedPageReader;
 use parquet::schema::types::ColumnDescPtr;
-use rayon::prelude::*;
 
 use crate::engine::Match;
 use crate::scan::{self, FormatOutput, Hit, ScanCtx};
@@ -98,8 +97,16 @@ impl ChunkReader for ColumnChunk {
     }
 }
 
-/// Scans a Parquet file held in `bytes`.
-pub(crate) fn scan(bytes: &[u8], ctx: &ScanCtx<'_>) -> FormatOutput {
+/// Scans a Parquet file held in `bytes`, its row groups on the threads of the
+/// pool, handing each row group's hits to `on_hits` in row group order (the
+/// output's `hits` stay empty); `gate` is called before a row group starts and may
+/// wait.
+pub(crate) fn scan_each(
+    bytes: &[u8],
+    ctx: &ScanCtx<'_>,
+    on_hits: &mut (dyn FnMut(Vec<Hit>) + Send),
+    gate: &(dyn Fn() + Sync),
+) -> FormatOutput {
     let meta = match ParquetMetaDataReader::new().parse_and_finish(&Whole(bytes)) {
         Ok(m) => m,
         Err(e) => {
@@ -127,16 +134,20 @@ pub(crate) fn scan(bytes: &[u8], ctx: &ScanCtx<'_>) -> FormatOutput {
         first_rows.push(acc);
         acc += rg.num_rows().max(0) as u64;
     }
-    let parts: Vec<FormatOutput> = (0..meta.num_row_groups())
-        .into_par_iter()
-        .map(|rg| scan_row_group(bytes, &meta, rg, first_rows[rg], &columns, ctx))
-        .collect();
     let mut out = FormatOutput::default();
-    for p in parts {
-        out.hits.extend(p.hits);
-        out.warnings.extend(p.warnings);
-        scan::merge_stats(&mut out.stats, &p.stats);
-    }
+    scan::order::ordered(
+        meta.num_row_groups(),
+        |_| (),
+        |rg, ()| scan_row_group(bytes, &meta, rg, first_rows[rg], &columns, ctx),
+        |p: FormatOutput| {
+            out.warnings.extend(p.warnings);
+            scan::merge_stats(&mut out.stats, &p.stats);
+            if !p.hits.is_empty() {
+                on_hits(p.hits);
+            }
+        },
+        gate,
+    );
     out
 }
 
@@ -471,6 +482,50 @@ mod tests {
                 messages: vec![("user", "a"), ("user", "b"), ("tool", "tok_ijkl9012")],
             },
         ]
+    }
+
+    #[test]
+    fn row_groups_scanned_on_several_threads_keep_their_order() {
+        // 40 row groups of three rows: each group's findings leave as it is done,
+        // in row group order whatever the threads.
+        let many: Vec<Row<'static>> = (0..40).flat_map(|_| rows()).collect();
+        let data = write(&many, 3);
+        let scanner = scanner();
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let (out, _) = pool.install(|| {
+                scan_bytes_as(
+                    "t.parquet".into(),
+                    &data,
+                    Format::Parquet,
+                    &scanner,
+                    &ScanOptions::default(),
+                )
+            });
+            out[0]
+                .findings
+                .iter()
+                .map(|f| {
+                    (
+                        f.row_group,
+                        f.record,
+                        f.field.clone(),
+                        f.start,
+                        f.rule.id.clone(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let one = run(1);
+        assert_eq!(one.len(), 40 * 4);
+        assert!(one.windows(2).all(|w| w[0] <= w[1]), "not in output order");
+        assert_eq!(one.last().unwrap().0, Some(53));
+        for threads in [2, 4] {
+            assert_eq!(run(threads), one, "{threads} threads");
+        }
     }
 
     #[test]

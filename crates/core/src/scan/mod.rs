@@ -24,7 +24,7 @@ use crate::format::{self, json, FieldFilter, Format};
 use crate::read::{self, archive, decompress, Limits, ReadError};
 use crate::source::Input;
 
-mod order;
+pub(crate) mod order;
 
 /// Options of a scan run.
 #[derive(Debug, Clone)]
@@ -465,54 +465,69 @@ impl<'s> Layer<'s> {
             }
         }
         if let Some(mode) = document_mode(fmt) {
-            return self.scan_batches(outcome, bytes, |on_hits| {
-                json::scan_document_each(bytes, &ctx, mode, on_hits)
+            return self.scan_batches(outcome, bytes, |on_hits, gate| {
+                json::scan_document_each(bytes, &ctx, mode, &mut |hits| {
+                    on_hits(hits);
+                    gate();
+                })
             });
         }
         if let Some(dialect) = csv_dialect(fmt) {
-            return self.scan_batches(outcome, bytes, |on_hits| {
+            return self.scan_batches(outcome, bytes, |on_hits, gate| {
                 let mut rows = format::csv::Rows::default();
-                format::csv::scan_each(bytes, dialect, &ctx, &mut rows, on_hits)
+                format::csv::scan_each(bytes, dialect, &ctx, &mut rows, &mut |hits| {
+                    on_hits(hits);
+                    gate();
+                })
             });
         }
-        // Third-party decoders (Parquet) must not take the run down on hostile
-        // input: a panic becomes an error for this input.
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            scan_format(fmt, bytes, &ctx)
-        }))
-        .unwrap_or_else(|_| FormatOutput {
-            error: Some(format!("{fmt} reader failed on malformed input")),
-            ..FormatOutput::default()
-        });
+        if fmt == Format::Parquet {
+            // Third-party decoders must not take the run down on hostile input: a
+            // panic becomes an error for this input (after the findings before it).
+            return self.scan_batches(outcome, bytes, |on_hits, gate| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    format::parquet::scan_each(bytes, &ctx, on_hits, gate)
+                }))
+                .unwrap_or_else(|_| FormatOutput {
+                    error: Some(format!("{fmt} reader failed on malformed input")),
+                    ..FormatOutput::default()
+                })
+            });
+        }
+        // JSON Lines or text of at most one chunk.
+        let result = scan_small(fmt, bytes, &ctx);
         merge_stats(&mut self.stats, &result.stats);
         outcome.warnings = result.warnings;
-        if let Some(e) = result.error {
-            outcome.status = FileStatus::Error(e);
-        }
         let mut lines = LineCounter::new(bytes);
         outcome.findings = to_findings(&path, self.scanner, &mut lines, result.hits);
         self.done(outcome);
     }
 
     /// An input whose format is scanned in batches in output order (JSON
-    /// documents, CSV/TSV): `scan` hands each batch's hits to its argument, and
-    /// their findings leave at once.
+    /// documents, CSV/TSV, Parquet row groups): `scan` hands each batch's hits to
+    /// its first argument, whose findings leave at once, and calls the gate (its
+    /// second) where it may wait, holding no lock.
     fn scan_batches(
         &mut self,
         mut outcome: FileOutcome,
         bytes: &[u8],
-        scan: impl FnOnce(&mut dyn FnMut(Vec<Hit>)) -> FormatOutput,
+        scan: impl FnOnce(&mut (dyn FnMut(Vec<Hit>) + Send), &(dyn Fn() + Sync)) -> FormatOutput,
     ) {
         let (scanner, emit, gate) = (self.scanner, &mut *self.emit, self.gate);
         let path = outcome.path.clone();
         let mut lines = LineCounter::new(bytes);
-        let out = scan(&mut |mut hits| {
-            sort_hits(&mut hits);
-            emit_findings(emit, &path, scanner, &mut lines, hits);
-            gate();
-        });
+        let out = scan(
+            &mut |mut hits| {
+                sort_hits(&mut hits);
+                emit_findings(emit, &path, scanner, &mut lines, hits);
+            },
+            gate,
+        );
         merge_stats(&mut self.stats, &out.stats);
         outcome.warnings = out.warnings;
+        if let Some(e) = out.error {
+            outcome.status = FileStatus::Error(e);
+        }
         self.done(outcome);
     }
 
@@ -1263,14 +1278,11 @@ fn csv_dialect(fmt: Format) -> Option<format::csv::Dialect> {
     }
 }
 
-fn scan_format(fmt: Format, bytes: &[u8], ctx: &ScanCtx<'_>) -> FormatOutput {
+/// A JSON Lines or text input of at most one chunk, scanned at once (the other
+/// formats, and larger inputs, hand their findings on as they go).
+fn scan_small(fmt: Format, bytes: &[u8], ctx: &ScanCtx<'_>) -> FormatOutput {
     match fmt {
         Format::Jsonl => format::jsonl::scan_lines(bytes, ctx),
-        Format::Json => json::scan_document(bytes, ctx, json::Mode::Document),
-        Format::Ipynb => json::scan_document(bytes, ctx, json::Mode::Notebook),
-        Format::Csv => format::csv::scan(bytes, format::csv::Dialect::CSV, ctx),
-        Format::Tsv => format::csv::scan(bytes, format::csv::Dialect::TSV, ctx),
-        Format::Parquet => format::parquet::scan(bytes, ctx),
         _ => {
             let mut out = FormatOutput::default();
             let matches = ctx.scan_text(bytes, &mut out.stats);
