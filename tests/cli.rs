@@ -1442,3 +1442,42 @@ fn redact_honours_input_format_and_fields() {
         "{\"text\":\"[TOKEN]\",\"meta\":\"tok_zzzzzzzz87654321\"}\n"
     );
 }
+
+#[test]
+fn a_reader_that_stops_early_ends_the_scan_cleanly() {
+    use std::io::Read;
+    let env = Env::new();
+    // Far more output than a pipe holds: the scan is still writing when the
+    // reader goes away.
+    for i in 0..20 {
+        env.write(
+            &format!("many/f{i:02}.txt"),
+            format!("tok_abcdefgh1234{i:04}\n").repeat(20_000),
+        );
+    }
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("datasieve"))
+        .current_dir(env.dir.path())
+        .args(["scan", "--no-builtin-rules", "--rules", "rules/test.toml"])
+        .args(["--format", "jsonl", "-j", "2", "many"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut head = [0u8; 100];
+    stdout.read_exact(&mut head).unwrap();
+    assert!(head.starts_with(b"{\"path\":"));
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

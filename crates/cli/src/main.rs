@@ -454,6 +454,14 @@ fn run_scan(args: ScanArgs) -> Result<Exit> {
         scan_inputs_with(&inputs, &scanner, &opts, &progress, &mut |event| {
             if failed.is_none() {
                 failed = handle(event).err();
+                // The reader went away (`| head`): nothing more can be written, and
+                // the scan writes no file, so stop now as `main` would at the end.
+                if failed
+                    .as_ref()
+                    .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+                {
+                    std::process::exit(Exit::Clean as i32);
+                }
             }
         })
     });
