@@ -1481,3 +1481,25 @@ fn a_reader_that_stops_early_ends_the_scan_cleanly() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn inputs_that_cannot_be_read_take_their_place_in_path_order() {
+    let env = Env::new();
+    env.write("b.txt", "key tok_abcdefgh12345678\n");
+    let out = env
+        .scan(&["zz_missing", "b.txt", "a_missing"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with(' ') && !l.is_empty())
+        .collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].starts_with("a_missing: error"), "{text}");
+    assert_eq!(lines[1], "b.txt");
+    assert!(lines[2].starts_with("zz_missing: error"), "{text}");
+}

@@ -440,15 +440,35 @@ fn run_scan(args: ScanArgs) -> Result<Exit> {
             None => write(&mut writer),
         }
     };
-    for e in walk_errors {
-        handle(ScanEvent::Done(FileOutcome {
+    // What could not be walked takes its place in path order among the inputs.
+    let mut walk_errors: Vec<FileOutcome> = walk_errors
+        .into_iter()
+        .map(|e| FileOutcome {
             path: e.path.into(),
             bytes: 0,
             findings: Vec::new(),
             status: FileStatus::Error(e.message),
             warnings: Vec::new(),
-        }))?;
-    }
+        })
+        .collect();
+    walk_errors.sort_by(|a, b| b.path.cmp(&a.path));
+    let mut handle = |event: ScanEvent| -> io::Result<()> {
+        let path = match &event {
+            ScanEvent::Findings(found) => found.first().map(|f| f.path.clone()),
+            ScanEvent::Done(outcome) => Some(outcome.path.clone()),
+        };
+        while walk_errors
+            .last()
+            .is_some_and(|e| path.as_ref().is_none_or(|p| e.path < *p))
+        {
+            let e = walk_errors.pop().expect("checked");
+            handle(ScanEvent::Done(e))?;
+        }
+        if path.is_some() {
+            handle(event)?;
+        }
+        Ok(())
+    };
     let mut failed: Option<io::Error> = None;
     let stats = pool.install(|| {
         scan_inputs_with(&inputs, &scanner, &opts, &progress, &mut |event| {
@@ -467,6 +487,10 @@ fn run_scan(args: ScanArgs) -> Result<Exit> {
     });
     if let Some(bar) = &bar {
         bar.finish_and_clear();
+    }
+    if failed.is_none() {
+        // the walk errors past the last input (an empty batch flushes them)
+        failed = handle(ScanEvent::Findings(Vec::new())).err();
     }
     if let Some(e) = failed {
         return Err(e).context("writing the report");
