@@ -424,7 +424,7 @@ fn run_scan(args: ScanArgs) -> Result<Exit> {
             }
         }
     };
-    let mut handle = |event: ScanEvent| -> io::Result<()> {
+    let mut write_event = |event: ScanEvent| -> io::Result<()> {
         let write = |w: &mut ReportWriter<_>| match &event {
             ScanEvent::Findings(found) => w.findings(found),
             ScanEvent::Done(outcome) => {
@@ -452,28 +452,23 @@ fn run_scan(args: ScanArgs) -> Result<Exit> {
         })
         .collect();
     walk_errors.sort_by(|a, b| b.path.cmp(&a.path));
-    let mut handle = |event: ScanEvent| -> io::Result<()> {
-        let path = match &event {
+    // Writes an event after the walk errors that sort before it; `None` (the end
+    // of the run) writes the walk errors left.
+    let mut handle = |event: Option<ScanEvent>| -> io::Result<()> {
+        let path = event.as_ref().and_then(|e| match e {
             ScanEvent::Findings(found) => found.first().map(|f| f.path.clone()),
             ScanEvent::Done(outcome) => Some(outcome.path.clone()),
-        };
-        while walk_errors
-            .last()
-            .is_some_and(|e| path.as_ref().is_none_or(|p| e.path < *p))
-        {
-            let e = walk_errors.pop().expect("checked");
-            handle(ScanEvent::Done(e))?;
+        });
+        while let Some(e) = walk_errors.pop_if(|e| path.as_ref().is_none_or(|p| e.path < *p)) {
+            write_event(ScanEvent::Done(e))?;
         }
-        if path.is_some() {
-            handle(event)?;
-        }
-        Ok(())
+        event.map_or(Ok(()), &mut write_event)
     };
     let mut failed: Option<io::Error> = None;
     let stats = pool.install(|| {
         scan_inputs_with(&inputs, &scanner, &opts, &progress, &mut |event| {
             if failed.is_none() {
-                failed = handle(event).err();
+                failed = handle(Some(event)).err();
                 // The reader went away (`| head`): nothing more can be written, and
                 // the scan writes no file, so stop now as `main` would at the end.
                 if failed
@@ -489,8 +484,7 @@ fn run_scan(args: ScanArgs) -> Result<Exit> {
         bar.finish_and_clear();
     }
     if failed.is_none() {
-        // the walk errors past the last input (an empty batch flushes them)
-        failed = handle(ScanEvent::Findings(Vec::new())).err();
+        failed = handle(None).err();
     }
     if let Some(e) = failed {
         return Err(e).context("writing the report");
