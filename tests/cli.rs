@@ -39,6 +39,15 @@ impl Env {
         std::fs::write(&p, content).unwrap();
         p
     }
+    /// `many/fNN.txt`, `files` of them, each a token line repeated `lines` times.
+    fn token_files(&self, files: usize, lines: usize) {
+        for i in 0..files {
+            self.write(
+                &format!("many/f{i:02}.txt"),
+                format!("tok_abcdefgh1234{i:04}\n").repeat(lines),
+            );
+        }
+    }
     /// `datasieve` running in the temp dir with only the test rules.
     fn cmd(&self) -> Command {
         let mut c = Command::cargo_bin("datasieve").unwrap();
@@ -206,12 +215,7 @@ fn every_output_format_is_well_formed() {
 #[test]
 fn output_order_is_deterministic() {
     let env = Env::new();
-    for i in 0..40 {
-        env.write(
-            &format!("many/f{i:02}.txt"),
-            format!("tok_abcdefgh1234{i:04}\n").repeat(3),
-        );
-    }
+    env.token_files(40, 3);
     let first = env
         .scan(&["--format", "jsonl", "many"])
         .assert()
@@ -1449,12 +1453,7 @@ fn a_reader_that_stops_early_ends_the_scan_cleanly() {
     let env = Env::new();
     // Far more output than a pipe holds: the scan is still writing when the
     // reader goes away.
-    for i in 0..20 {
-        env.write(
-            &format!("many/f{i:02}.txt"),
-            format!("tok_abcdefgh1234{i:04}\n").repeat(20_000),
-        );
-    }
+    env.token_files(20, 20_000);
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("datasieve"))
         .current_dir(env.dir.path())
         .args(["scan", "--no-builtin-rules", "--rules", "rules/test.toml"])
