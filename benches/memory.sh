@@ -2,8 +2,9 @@
 # Peak anonymous memory against the number of findings: files of dense findings in
 # each format (generated here, deterministic), scanned with `--format jsonl` to
 # /dev/null; findings are written as they are found, so memory must not grow with
-# their number (issue 6). Reproduces the fifth session's memory table in
-# BENCHMARKS.md; pass other builds to compare (e.g. the parent of a commit).
+# their number (issue 6); nor with inputs held whole (a JSON document or a tar in
+# a compressed stream). Reproduces the memory tables in BENCHMARKS.md; pass other
+# builds to compare (e.g. the parent of a commit).
 #
 # usage: benches/memory.sh [BIN ...]   (default: target/release/datasieve)
 set -euo pipefail
@@ -70,6 +71,16 @@ def json_array(path):
                                 "text": "some words here and there " * 3}) + ",\n")
         f.write('{"end":1}]\n')
 
+def corpus_tar(path):
+    # four copies of the corpus' files, one tar, one gzip stream: read whole (a tar
+    # is not scanned block by block), held in a mapped temporary file past 64 MiB
+    import tarfile
+    src = "target/bench-corpus-100"
+    with tarfile.open(path, "w:gz", compresslevel=1) as t:
+        for i in range(4):
+            for name in sorted(os.listdir(src)):
+                t.add(os.path.join(src, name), arcname=f"{i}/{name}")
+
 csv21 = make("people.csv", people)
 csv84 = make("people4.csv", lambda p: people(p, 4))
 cases = [
@@ -79,6 +90,8 @@ cases = [
     ("the 84 MB CSV as .gz", make("people4.csv.gz", gz(csv84)), ["2", "1"]),
     ("256 MB of prose as CSV, one .gz", make("notes256.csv.gz", notes_csv), ["2"]),
     ("58 MB JSON array, 400k emails", make("array.json", json_array), ["2"]),
+    ("the 58 MB JSON array as .gz", make("array.json.gz", gz(make("array.json", json_array))), ["2"]),
+    ("420 MB: the corpus 4x as one .tar.gz", make("corpus4.tar.gz", corpus_tar), ["2"]),
 ]
 print("| input | build | threads | time | peak anon |")
 print("|---|---|---:|---:|---:|")

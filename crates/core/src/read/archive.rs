@@ -3,9 +3,29 @@
 //! members are decompressed in memory, stopping at the size and ratio limits.
 
 use super::decompress::read_limited;
+use super::Content;
 use super::{Limits, ReadError};
 use crate::format::Format;
-use std::borrow::Cow;
+
+/// The bytes of one archive member: a slice of the archive (tar), or read out of
+/// it (zip; past [`super::SPILL_AT`] bytes a mapped temporary file).
+#[derive(Debug)]
+pub enum Member<'a> {
+    /// Stored as is in the archive.
+    Borrowed(&'a [u8]),
+    /// Decompressed.
+    Read(Content),
+}
+
+impl std::ops::Deref for Member<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Member::Borrowed(b) => b,
+            Member::Read(c) => c,
+        }
+    }
+}
 
 /// Calls `f` with the name and the bytes (or the error) of each member of the
 /// archive `bytes`, in archive order, passing `remaining` along (the budget left
@@ -16,7 +36,7 @@ pub fn for_each_member<'a>(
     bytes: &'a [u8],
     limits: &Limits,
     remaining: &mut u64,
-    mut f: impl FnMut(&str, Result<Cow<'a, [u8]>, ReadError>, &mut u64),
+    mut f: impl FnMut(&str, Result<Member<'a>, ReadError>, &mut u64),
 ) -> Result<(), ReadError> {
     match format {
         Format::Zip => zip_members(bytes, limits, remaining, &mut f),
@@ -36,7 +56,7 @@ fn zip_members<'a>(
     bytes: &'a [u8],
     limits: &Limits,
     remaining: &mut u64,
-    f: &mut impl FnMut(&str, Result<Cow<'a, [u8]>, ReadError>, &mut u64),
+    f: &mut impl FnMut(&str, Result<Member<'a>, ReadError>, &mut u64),
 ) -> Result<(), ReadError> {
     let mut zip =
         zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| corrupt("zip", e))?;
@@ -55,7 +75,7 @@ fn zip_members<'a>(
             )),
             Ok(file) => {
                 let compressed = file.compressed_size();
-                read_limited(file, "zip", compressed, limits, remaining).map(Cow::Owned)
+                read_limited(file, "zip", compressed, limits, remaining).map(Member::Read)
             }
             Err(e) => Err(corrupt("zip", e)),
         };
@@ -67,7 +87,7 @@ fn zip_members<'a>(
 fn tar_members<'a>(
     bytes: &'a [u8],
     remaining: &mut u64,
-    f: &mut impl FnMut(&str, Result<Cow<'a, [u8]>, ReadError>, &mut u64),
+    f: &mut impl FnMut(&str, Result<Member<'a>, ReadError>, &mut u64),
 ) -> Result<(), ReadError> {
     let mut archive = tar::Archive::new(bytes);
     let entries = archive.entries().map_err(|e| corrupt("tar", e))?;
@@ -85,7 +105,7 @@ fn tar_members<'a>(
         let start = entry.raw_file_position() as usize;
         let size = entry.size() as usize;
         match start.checked_add(size).filter(|&e| e <= bytes.len()) {
-            Some(end) => f(&name, Ok(Cow::Borrowed(&bytes[start..end])), remaining),
+            Some(end) => f(&name, Ok(Member::Borrowed(&bytes[start..end])), remaining),
             None => {
                 f(
                     &name,
@@ -100,7 +120,7 @@ fn tar_members<'a>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::io::Write;
 
@@ -135,10 +155,43 @@ mod tests {
         let r = for_each_member(format, bytes, &Limits::default(), &mut budget, |n, d, _| {
             out.push((
                 n.to_string(),
-                d.map(|c| c.into_owned()).map_err(|e| e.to_string()),
+                d.map(|c| c.to_vec()).map_err(|e| e.to_string()),
             ));
         });
         (out, r.map_err(|e| e.to_string()))
+    }
+
+    #[test]
+    fn a_large_zip_member_is_read_into_a_mapped_file() {
+        let big: Vec<u8> = (0..super::super::SPILL_AT + 100)
+            .map(|i| b'a' + (i % 26) as u8)
+            .collect();
+        let zip = make_zip(&[("big.txt", &big), ("small.txt", b"hi")]);
+        let mut budget = u64::MAX;
+        let mut seen = Vec::new();
+        for_each_member(
+            Format::Zip,
+            &zip,
+            &Limits::default(),
+            &mut budget,
+            |n, d, _| {
+                let d = d.unwrap();
+                let mapped = matches!(d, Member::Read(Content::Mapped(_)));
+                seen.push((n.to_string(), mapped, d.len()));
+                if n == "big.txt" {
+                    assert_eq!(&*d, &big[..]);
+                }
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            seen,
+            [
+                ("big.txt".to_string(), true, big.len()),
+                ("small.txt".to_string(), false, 2)
+            ]
+        );
+        assert_eq!(budget, u64::MAX - big.len() as u64 - 2);
     }
 
     #[test]

@@ -1,11 +1,12 @@
-//! Compressed streams (gzip, zstd, bzip2, xz), decompressed whole ([`decompress`])
-//! or block by block (`Stream`, which the scan uses for JSON Lines and text) under
+//! Compressed streams (gzip, zstd, bzip2, xz), decompressed whole ([`decompress`],
+//! into a [`Spill`]: past [`SPILL_AT`] bytes a mapped temporary file) or block by
+//! block (`Stream`, which the scan uses for JSON Lines, text and CSV) under
 //! [`Limits`]: a stream that grows past the member or total size, or past the
 //! allowed ratio, stops with a clear error instead of filling memory.
 
 use std::io::Read;
 
-use super::{Limits, ReadError, RATIO_FLOOR};
+use super::{Content, Limits, ReadError, Spill, RATIO_FLOOR, SPILL_AT};
 use crate::format::Format;
 
 /// Decompresses a whole `input` stream of `format`. `remaining` is the budget left
@@ -16,12 +17,12 @@ pub fn decompress(
     input: &[u8],
     limits: &Limits,
     remaining: &mut u64,
-) -> Result<Vec<u8>, ReadError> {
+) -> Result<Content, ReadError> {
     let mut stream = Stream::open(format, input, limits, *remaining)?;
-    let mut out = Vec::new();
-    while stream.fill(&mut out, usize::MAX)? > 0 {}
+    let mut spill = Spill::new(SPILL_AT);
+    stream.read_rest(&mut spill)?;
     *remaining -= stream.total();
-    Ok(out)
+    spill.finish().map_err(|e| ReadError::Spill(e.to_string()))
 }
 
 /// A compressed stream decompressed block by block under [`Limits`], so that a
@@ -90,7 +91,24 @@ impl<'a> Stream<'a> {
     pub(crate) fn total(&self) -> u64 {
         self.total
     }
+
+    /// Decompresses the rest of the stream into `spill`.
+    pub(crate) fn read_rest(&mut self, spill: &mut Spill) -> Result<(), ReadError> {
+        let mut block = Vec::with_capacity(BLOCK);
+        loop {
+            block.clear();
+            if self.fill(&mut block, BLOCK)? == 0 {
+                return Ok(());
+            }
+            spill
+                .write(&block)
+                .map_err(|e| ReadError::Spill(e.to_string()))?;
+        }
+    }
 }
+
+/// Bytes decompressed at a time into a [`Spill`].
+const BLOCK: usize = 1 << 20;
 
 /// The limits on one stream or member: checked against its size so far.
 struct Limiter {
@@ -176,19 +194,27 @@ pub(crate) fn read_limited(
     compressed: u64,
     limits: &Limits,
     remaining: &mut u64,
-) -> Result<Vec<u8>, ReadError> {
+) -> Result<Content, ReadError> {
     let limit = Limiter {
         format,
         compressed,
         limits: *limits,
         remaining: *remaining,
     };
-    let mut out: Vec<u8> = Vec::new();
-    while read_some(&mut reader, &mut out, usize::MAX, format)? > 0 {
-        limit.check(out.len() as u64)?;
+    let mut spill = Spill::new(SPILL_AT);
+    let mut block = Vec::with_capacity(64 << 10);
+    loop {
+        block.clear();
+        if read_some(&mut reader, &mut block, usize::MAX, format)? == 0 {
+            break;
+        }
+        spill
+            .write(&block)
+            .map_err(|e| ReadError::Spill(e.to_string()))?;
+        limit.check(spill.len())?;
     }
-    *remaining -= out.len() as u64;
-    Ok(out)
+    *remaining -= spill.len();
+    spill.finish().map_err(|e| ReadError::Spill(e.to_string()))
 }
 
 #[cfg(test)]
@@ -208,22 +234,27 @@ mod tests {
         let limits = Limits::default();
         let mut budget = limits.max_total_size;
         assert_eq!(
-            decompress(Format::Gzip, &gz(&data), &limits, &mut budget).unwrap(),
-            data
+            &*decompress(Format::Gzip, &gz(&data), &limits, &mut budget).unwrap(),
+            &data[..]
         );
         let z = zstd::encode_all(&data[..], 3).unwrap();
         assert_eq!(
-            decompress(Format::Zstd, &z, &limits, &mut budget).unwrap(),
-            data
+            &*decompress(Format::Zstd, &z, &limits, &mut budget).unwrap(),
+            &data[..]
         );
         let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
         bz.write_all(&data).unwrap();
         let bz = bz.finish().unwrap();
         assert_eq!(
-            decompress(Format::Bzip2, &bz, &limits, &mut budget).unwrap(),
-            data
+            &*decompress(Format::Bzip2, &bz, &limits, &mut budget).unwrap(),
+            &data[..]
         );
         assert_eq!(budget, limits.max_total_size - 3 * data.len() as u64);
+        // Past the spill size the stream is held in a mapped temporary file.
+        let large = b"hello jane.roe@corp-mail.net\n".repeat(SPILL_AT / 10);
+        let held = decompress(Format::Gzip, &gz(&large), &limits, &mut budget).unwrap();
+        assert!(matches!(held, Content::Mapped(_)));
+        assert_eq!(&*held, &large[..]);
     }
 
     #[test]

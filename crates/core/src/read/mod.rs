@@ -1,7 +1,9 @@
 //! Readers: give the scanner a byte slice. Large regular files are memory-mapped,
 //! small files, pipes and stdin are read; compressed streams ([`decompress`]) and
-//! archive members ([`archive`]) are expanded in memory under hard [`Limits`] on
-//! size and ratio.
+//! archive members ([`archive`]) are expanded under hard [`Limits`] on size and
+//! ratio. What must be held whole past [`SPILL_AT`] bytes (a large pipe, a
+//! decompressed tar or JSON document) goes to a temporary file that is mapped
+//! ([`Spill`]), so that the heap does not grow with it.
 //!
 //! ```
 //! use datasieve::read::{decompress::decompress, Limits};
@@ -113,6 +115,9 @@ pub enum ReadError {
     /// Something the library does not read (encrypted member, ...).
     #[error("{0}")]
     Unsupported(String),
+    /// The decompressed bytes could not be held (their temporary file failed).
+    #[error("{0}")]
+    Spill(String),
 }
 
 /// Files at least this large are memory-mapped by default.
@@ -163,11 +168,125 @@ pub fn read_file(path: &Path, mmap_threshold: u64) -> std::io::Result<Content> {
     Ok(Content::Owned(buf))
 }
 
-/// Reads all of a reader (stdin, a pipe).
+/// Reads all of a reader (stdin, a pipe): held in memory up to [`SPILL_AT`]
+/// bytes, past that in a temporary file (see [`Spill`]).
 pub fn read_all(mut reader: impl Read) -> std::io::Result<Content> {
-    let mut buf = Vec::new();
-    reader.read_to_end(&mut buf)?;
-    Ok(Content::Owned(buf))
+    let mut spill = Spill::new(SPILL_AT);
+    let mut buf = vec![0u8; 256 << 10];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => spill.write(&buf[..n])?,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    spill.finish()
+}
+
+/// Bytes that must be held whole (a pipe, a decompressed stream or archive
+/// member in a format that is not scanned block by block) stay in memory up to
+/// this size; larger ones go to a temporary file.
+pub const SPILL_AT: usize = if cfg!(test) { 1 << 20 } else { 64 << 20 };
+
+/// Bytes written in order and then read whole, without holding them all on the
+/// heap: in memory up to a threshold, past it in an unlinked temporary file (in
+/// `TMPDIR`) that [`Spill::finish`] memory-maps, so that what is held is page
+/// cache the kernel can drop, not anonymous memory. When no temporary file can be
+/// created the bytes stay in memory and [`Spill::note`] says why.
+#[derive(Debug)]
+pub struct Spill {
+    mem: Vec<u8>,
+    file: Option<std::io::BufWriter<File>>,
+    len: u64,
+    threshold: usize,
+    note: Option<String>,
+}
+
+impl Spill {
+    /// An empty buffer that moves to a temporary file past `threshold` bytes.
+    pub fn new(threshold: usize) -> Self {
+        Spill {
+            mem: Vec::new(),
+            file: None,
+            len: 0,
+            threshold,
+            note: None,
+        }
+    }
+
+    /// Appends `data`. Fails only when writing the temporary file fails (a full
+    /// disk): the bytes cannot be held then.
+    pub fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
+        use std::io::Write;
+        self.len += data.len() as u64;
+        if let Some(file) = &mut self.file {
+            return file
+                .write_all(data)
+                .map_err(|e| spill_error("writing to", e));
+        }
+        if self.note.is_none() && self.mem.len() + data.len() > self.threshold {
+            match tempfile::tempfile() {
+                Ok(file) => {
+                    let mut file = std::io::BufWriter::with_capacity(1 << 20, file);
+                    file.write_all(&self.mem)
+                        .and_then(|()| file.write_all(data))
+                        .map_err(|e| spill_error("writing to", e))?;
+                    self.mem = Vec::new();
+                    self.file = Some(file);
+                    return Ok(());
+                }
+                Err(e) => {
+                    self.note = Some(format!(
+                        "held in memory: no temporary file could be created ({e}); set TMPDIR to a writable folder"
+                    ))
+                }
+            }
+        }
+        self.mem.extend_from_slice(data);
+        Ok(())
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True when nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Why the bytes stayed in memory past the threshold, if they did.
+    pub fn note(&self) -> Option<&str> {
+        self.note.as_deref()
+    }
+
+    /// The bytes written: in memory, or the temporary file mapped (it disappears
+    /// with the map).
+    pub fn finish(self) -> std::io::Result<Content> {
+        let Some(file) = self.file else {
+            return Ok(Content::Owned(self.mem));
+        };
+        let file = file
+            .into_inner()
+            .map_err(|e| spill_error("writing to", e.into_error()))?;
+        // SAFETY: the file is unlinked and private to this process; nothing else
+        // can change it while it is mapped.
+        #[allow(unsafe_code)]
+        let map = unsafe { memmap2::MmapOptions::new().map(&file) }
+            .map_err(|e| spill_error("mapping", e))?;
+        #[cfg(unix)]
+        let _ = map.advise(memmap2::Advice::Sequential);
+        Ok(Content::Mapped(map))
+    }
+}
+
+fn spill_error(what: &str, e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(
+        e.kind(),
+        format!("{what} the temporary file that holds the decompressed or piped bytes: {e} (TMPDIR sets its folder)"),
+    )
 }
 
 /// True when the first bytes hold a NUL byte, the usual sign of a binary file.
@@ -189,6 +308,40 @@ mod tests {
         assert!(matches!(c, Content::Mapped(_)));
         assert_eq!(&*c, b"hello world");
         assert!(read_file(dir.path(), 1).is_err());
+    }
+
+    #[test]
+    fn spill_holds_small_data_in_memory_and_large_data_in_a_mapped_file() {
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut small = Spill::new(1 << 20);
+        small.write(&data[..1000]).unwrap();
+        small.write(&data[1000..2000]).unwrap();
+        assert_eq!(small.len(), 2000);
+        let held = small.finish().unwrap();
+        assert!(matches!(held, Content::Owned(_)));
+        assert_eq!(&*held, &data[..2000]);
+        let mut large = Spill::new(1 << 20);
+        for part in data.chunks(300_001) {
+            large.write(part).unwrap();
+        }
+        assert_eq!(large.len(), data.len() as u64);
+        assert!(large.note().is_none());
+        let held = large.finish().unwrap();
+        assert!(matches!(held, Content::Mapped(_)));
+        assert_eq!(&*held, &data[..]);
+        assert!(Spill::new(10).finish().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_large_pipe_is_held_in_a_mapped_file() {
+        let data = vec![b'x'; SPILL_AT + 12345];
+        let held = read_all(&data[..]).unwrap();
+        assert!(matches!(held, Content::Mapped(_)));
+        assert_eq!(held.len(), data.len());
+        assert!(matches!(
+            read_all(&b"small"[..]).unwrap(),
+            Content::Owned(_)
+        ));
     }
 
     #[test]

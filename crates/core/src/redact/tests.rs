@@ -514,7 +514,9 @@ fn csv_header_values_are_redacted_but_never_dropped() {
 
 fn decompress(fmt: crate::format::Format, bytes: &[u8]) -> Vec<u8> {
     let mut remaining = u64::MAX;
-    crate::read::decompress::decompress(fmt, bytes, &Default::default(), &mut remaining).unwrap()
+    crate::read::decompress::decompress(fmt, bytes, &Default::default(), &mut remaining)
+        .unwrap()
+        .to_vec()
 }
 
 #[test]

@@ -388,6 +388,9 @@ struct Layer<'s> {
     gate: &'s (dyn Fn() + Sync),
     /// Outcomes handed on so far.
     outcomes: usize,
+    /// A warning for the next outcome handed on (a stream that had to be held
+    /// in memory).
+    note: Option<String>,
     stats: Vec<RuleStats>,
 }
 
@@ -405,12 +408,16 @@ impl<'s> Layer<'s> {
             emit,
             gate,
             outcomes: 0,
+            note: None,
             stats: Vec::new(),
         }
     }
 
     /// Hands on an outcome with its findings.
     fn done(&mut self, mut outcome: FileOutcome) {
+        if let Some(note) = self.note.take() {
+            outcome.warnings.insert(0, note);
+        }
         let findings = std::mem::take(&mut outcome.findings);
         if !findings.is_empty() {
             (self.emit)(ScanEvent::Findings(findings));
@@ -678,13 +685,33 @@ impl<'s> Layer<'s> {
                 }
             }
         }
-        if !ended {
-            if let Err(e) = read(&mut stream, &mut head, usize::MAX) {
-                return self.done(FileOutcome::error(path, e.to_string()));
-            }
+        // Other formats are scanned whole: past `read::SPILL_AT` bytes, from a
+        // mapped temporary file rather than the heap.
+        let mut whole = read::Spill::new(read::SPILL_AT);
+        let held = whole
+            .write(&head)
+            .map_err(|e| ReadError::Spill(e.to_string()))
+            .and_then(|()| {
+                drop(head);
+                if ended {
+                    return Ok(());
+                }
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    stream.read_rest(&mut whole)
+                }))
+                .unwrap_or_else(|_| Err(decoder_panicked(fmt)))
+            });
+        if let Err(e) = held {
+            return self.done(FileOutcome::error(path, e.to_string()));
         }
         self.remaining = self.remaining.saturating_sub(stream.total());
-        self.scan(path, name, &head, depth, forced);
+        let note = whole.note().map(|n| format!("decompressed stream {n}"));
+        let bytes = match whole.finish() {
+            Ok(bytes) => bytes,
+            Err(e) => return self.done(FileOutcome::error(path, e.to_string())),
+        };
+        self.note = note;
+        self.scan(path, name, &bytes, depth, forced);
     }
 
     /// JSON Lines decompressed from `stream` (whose first bytes are `head`): each
@@ -949,12 +976,15 @@ fn guarded_fill(
     want: usize,
 ) -> Result<usize, ReadError> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| stream.fill(into, want)))
-        .unwrap_or_else(|_| {
-            Err(ReadError::Corrupt {
-                format: decompress::format_name(fmt),
-                message: "decoder failed on malformed input".into(),
-            })
-        })
+        .unwrap_or_else(|_| Err(decoder_panicked(fmt)))
+}
+
+/// The error of a decoder that panicked on hostile input.
+fn decoder_panicked(fmt: Format) -> ReadError {
+    ReadError::Corrupt {
+        format: decompress::format_name(fmt),
+        message: "decoder failed on malformed input".into(),
+    }
 }
 
 /// Decoded blocks of a stream of `block` bytes: the decoding runs on a thread of
@@ -2005,6 +2035,49 @@ mod tests {
             "done two".into(),
         ];
         assert_eq!(got, want);
+    }
+
+    /// A JSON array document of `n` records, some with a token.
+    fn token_document(n: usize) -> Vec<u8> {
+        let records: Vec<String> = (0..n)
+            .map(|i| match i % 5 {
+                0 => format!("{{\"id\":{i},\"text\":\"key tok_abcdefgh{i:08} here\"}}"),
+                _ => format!(
+                    "{{\"id\":{i},\"text\":\"{}\"}}",
+                    "plain words ".repeat(i % 19)
+                ),
+            })
+            .collect();
+        format!("[{}]", records.join(",\n")).into_bytes()
+    }
+
+    #[test]
+    fn streams_held_whole_past_the_spill_size_match_the_plain_input() {
+        // A JSON document and a tar, each larger than `read::SPILL_AT` once
+        // decompressed: held in a mapped temporary file, scanned as the plain bytes.
+        let scanner = tok_scanner();
+        let opts = ScanOptions::default();
+        let doc = token_document(30_000);
+        assert!(doc.len() > read::SPILL_AT);
+        let plain = scan_bytes("d.json".into(), &doc, &scanner, &opts).0;
+        assert_eq!(plain[0].findings.len(), 6000);
+        let tar = crate::read::archive::tests::make_tar(&[
+            ("a.json", &doc),
+            ("b.txt", b"tok_abcdefgh12345678"),
+        ]);
+        for threads in [1, 2] {
+            let got = scan_on(threads, "d.json.gz", &gzip(&doc), &scanner, &opts);
+            assert_eq!(got.len(), 1);
+            assert_eq!(got[0].status, FileStatus::Scanned);
+            assert_eq!(got[0].bytes, doc.len() as u64);
+            assert_eq!(located(&got[0]), located(&plain[0]), "{threads} threads");
+            assert!(got[0].warnings.is_empty(), "{:?}", got[0].warnings);
+            let members = scan_on(threads, "d.tar.gz", &gzip(&tar), &scanner, &opts);
+            let paths: Vec<&str> = members.iter().map(|o| &*o.path).collect();
+            assert_eq!(paths, ["d.tar.gz!a.json", "d.tar.gz!b.txt"]);
+            assert_eq!(located(&members[0]), located(&plain[0]));
+            assert_eq!(members[1].findings.len(), 1);
+        }
     }
 
     #[test]
