@@ -81,6 +81,19 @@ def corpus_tar(path):
             for name in sorted(os.listdir(src)):
                 t.add(os.path.join(src, name), arcname=f"{i}/{name}")
 
+def parquet_one_group(path):
+    # one row group of ~220 MB, no compression: each column chunk as large as it
+    # gets (pyarrow writes it; `pip install pyarrow`)
+    import pyarrow as pa, pyarrow.parquet as pq
+    texts = []
+    for name in ["prose-0000.jsonl", "prose-0002.jsonl", "chat-0001.jsonl", "prose-0006.jsonl"]:
+        with open(f"target/bench-corpus-100/{name}", encoding="utf-8", errors="replace") as f:
+            texts.extend(line.strip() for line in f)
+    texts = [f"{i} {t}" for i, t in enumerate(texts * 4)]
+    table = pa.table({"id": list(range(len(texts))), "text": texts})
+    pq.write_table(table, path, row_group_size=len(texts), compression="none",
+                   use_dictionary=False)
+
 csv21 = make("people.csv", people)
 csv84 = make("people4.csv", lambda p: people(p, 4))
 cases = [
@@ -93,6 +106,11 @@ cases = [
     ("the 58 MB JSON array as .gz", make("array.json.gz", gz(make("array.json", json_array))), ["2"]),
     ("420 MB: the corpus 4x as one .tar.gz", make("corpus4.tar.gz", corpus_tar), ["2"]),
 ]
+try:
+    cases.append(("223 MB Parquet, one row group, uncompressed",
+                  make("one-group.parquet", parquet_one_group), ["2"]))
+except ImportError:
+    print("(no pyarrow: the Parquet row is skipped)", file=sys.stderr)
 print("| input | build | threads | time | peak anon |")
 print("|---|---|---:|---:|---:|")
 for label, path, threads in cases:

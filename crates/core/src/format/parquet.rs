@@ -58,7 +58,8 @@ impl<'a> ChunkReader for Whole<'a> {
     }
 }
 
-/// One column chunk copied out of the file, readable at its file offsets.
+/// One column chunk (shared with the file's bytes, or copied out of them),
+/// readable at its file offsets.
 struct ColumnChunk {
     base: u64,
     data: Bytes,
@@ -103,6 +104,7 @@ impl ChunkReader for ColumnChunk {
 /// wait.
 pub(crate) fn scan_each(
     bytes: &[u8],
+    owner: Option<&Bytes>,
     ctx: &ScanCtx<'_>,
     on_hits: &mut (dyn FnMut(Vec<Hit>) + Send),
     gate: &(dyn Fn() + Sync),
@@ -138,7 +140,7 @@ pub(crate) fn scan_each(
     scan::order::ordered(
         meta.num_row_groups(),
         |_| (),
-        |rg, ()| scan_row_group(bytes, &meta, rg, first_rows[rg], &columns, ctx),
+        |rg, ()| scan_row_group(bytes, owner, &meta, rg, first_rows[rg], &columns, ctx),
         |p: FormatOutput| {
             out.warnings.extend(p.warnings);
             scan::merge_stats(&mut out.stats, &p.stats);
@@ -153,6 +155,7 @@ pub(crate) fn scan_each(
 
 fn scan_row_group(
     bytes: &[u8],
+    owner: Option<&Bytes>,
     meta: &ParquetMetaData,
     rg: usize,
     first_row: u64,
@@ -174,11 +177,16 @@ fn scan_row_group(
             out: &mut out,
         };
         let result = match descr.physical_type() {
-            PhysicalType::BYTE_ARRAY => {
-                read_column::<ByteArrayType>(bytes, rg_meta, ci, descr.clone(), first_row, &mut col)
-            }
+            PhysicalType::BYTE_ARRAY => read_column::<ByteArrayType>(
+                (bytes, owner),
+                rg_meta,
+                ci,
+                descr.clone(),
+                first_row,
+                &mut col,
+            ),
             _ => read_column::<FixedLenByteArrayType>(
-                bytes,
+                (bytes, owner),
                 rg_meta,
                 ci,
                 descr.clone(),
@@ -202,32 +210,46 @@ fn scan_row_group(
     out
 }
 
-fn page_reader(
-    bytes: &[u8],
+/// Column `ci` of a row group: a slice of `owner` (the file's bytes, when they
+/// are shared) or else a copy. With a row group of hundreds of megabytes, the copy
+/// was most of the memory a scan held.
+fn column_chunk(
+    (bytes, owner): (&[u8], Option<&Bytes>),
     rg_meta: &RowGroupMetaData,
     ci: usize,
-) -> Result<Box<dyn PageReader>, String> {
-    let cc = rg_meta.column(ci);
-    let (start, len) = cc.byte_range();
+) -> Result<ColumnChunk, String> {
+    let (start, len) = rg_meta.column(ci).byte_range();
     let range = usize::try_from(start)
         .ok()
         .zip(usize::try_from(len).ok())
         .and_then(|(s, l)| Some(s..s.checked_add(l)?))
         .filter(|r| r.end <= bytes.len())
         .ok_or("column chunk lies outside the file (truncated?)")?;
-    let chunk = ColumnChunk {
+    Ok(ColumnChunk {
         base: start,
-        data: Bytes::copy_from_slice(&bytes[range]),
-    };
+        data: match owner {
+            Some(o) => o.slice(range),
+            None => Bytes::copy_from_slice(&bytes[range]),
+        },
+    })
+}
+
+/// The pages of column `ci` of a row group.
+fn page_reader(
+    bytes: (&[u8], Option<&Bytes>),
+    rg_meta: &RowGroupMetaData,
+    ci: usize,
+) -> Result<Box<dyn PageReader>, String> {
+    let chunk = column_chunk(bytes, rg_meta, ci)?;
     let rows = usize::try_from(rg_meta.num_rows()).unwrap_or(0);
-    let reader =
-        SerializedPageReader::new(Arc::new(chunk), cc, rows, None).map_err(|e| e.to_string())?;
+    let reader = SerializedPageReader::new(Arc::new(chunk), rg_meta.column(ci), rows, None)
+        .map_err(|e| e.to_string())?;
     Ok(Box::new(reader))
 }
 
 /// Reads one column chunk and feeds its values, with their row, to `col`.
 fn read_column<T: DataType>(
-    bytes: &[u8],
+    bytes: (&[u8], Option<&Bytes>),
     rg_meta: &RowGroupMetaData,
     ci: usize,
     descr: ColumnDescPtr,
@@ -526,6 +548,64 @@ mod tests {
         for threads in [2, 4] {
             assert_eq!(run(threads), one, "{threads} threads");
         }
+    }
+
+    #[test]
+    fn column_chunks_are_slices_of_shared_bytes_not_copies() {
+        use super::{column_chunk, Whole};
+        use bytes::Bytes;
+        use parquet::file::metadata::ParquetMetaDataReader;
+        let many: Vec<Row<'static>> = (0..10).flat_map(|_| rows()).collect();
+        let owner = Bytes::from(write(&many, 7));
+        let meta = ParquetMetaDataReader::new()
+            .parse_and_finish(&Whole(&owner))
+            .unwrap();
+        let within = |b: &Bytes| {
+            let (start, at) = (owner.as_ptr() as usize, b.as_ptr() as usize);
+            at >= start && at + b.len() <= start + owner.len()
+        };
+        assert!(meta.num_row_groups() > 1);
+        for rg in meta.row_groups() {
+            for ci in 0..rg.num_columns() {
+                let shared = column_chunk((&owner, Some(&owner)), rg, ci).unwrap();
+                let copied = column_chunk((&owner, None), rg, ci).unwrap();
+                assert_eq!(shared.data, copied.data);
+                assert!(within(&shared.data));
+                assert!(!within(&copied.data));
+            }
+        }
+    }
+
+    #[test]
+    fn a_parquet_file_scanned_from_disk_equals_its_bytes_scanned() {
+        // From disk the file's bytes are shared with the column readers; from a
+        // slice they are copied per column chunk: same findings.
+        let many: Vec<Row<'static>> = (0..20).flat_map(|_| rows()).collect();
+        let data = write(&many, 5);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        std::fs::write(&path, &data).unwrap();
+        let scanner = scanner();
+        let opts = ScanOptions {
+            mmap_threshold: 1,
+            ..ScanOptions::default()
+        };
+        let key = |o: &crate::FileOutcome| {
+            o.findings
+                .iter()
+                .map(|f| (f.row_group, f.record, f.field.clone(), f.start, f.end))
+                .collect::<Vec<_>>()
+        };
+        let (from_slice, _) =
+            scan_bytes_as("t.parquet".into(), &data, Format::Parquet, &scanner, &opts);
+        let report = crate::scan::scan_inputs(
+            &[crate::source::Input::File(path.clone())],
+            &scanner,
+            &opts,
+            &|_| {},
+        );
+        assert_eq!(from_slice[0].findings.len(), 20 * 4);
+        assert_eq!(key(&report.files[0]), key(&from_slice[0]));
     }
 
     #[test]

@@ -134,6 +134,12 @@ pub enum Content {
     Mapped(memmap2::Mmap),
 }
 
+impl AsRef<[u8]> for Content {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
 impl Deref for Content {
     type Target = [u8];
     fn deref(&self) -> &[u8] {

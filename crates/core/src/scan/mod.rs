@@ -323,8 +323,9 @@ fn scan_input(
         Ok(content) => {
             let mut layer = Layer::new(scanner, opts, emit, gate);
             let name = path.to_string();
-            layer.scan(path, &name, &content, Depth::default(), opts.input_format);
-            (layer.stats, content.len() as u64)
+            let len = content.len() as u64;
+            layer.scan_owned(path, &name, content, Depth::default(), opts.input_format);
+            (layer.stats, len)
         }
         Err(e) => {
             emit(ScanEvent::Done(FileOutcome::error(path, e.to_string())));
@@ -391,6 +392,10 @@ struct Layer<'s> {
     /// A warning for the next outcome handed on (a stream that had to be held
     /// in memory).
     note: Option<String>,
+    /// The bytes being scanned when they are owned (a whole input, a decompressed
+    /// stream or zip member): Parquet in them (or in a tar member of them) reads
+    /// its column chunks without copying them.
+    shared: Option<bytes::Bytes>,
     stats: Vec<RuleStats>,
 }
 
@@ -409,6 +414,7 @@ impl<'s> Layer<'s> {
             gate,
             outcomes: 0,
             note: None,
+            shared: None,
             stats: Vec::new(),
         }
     }
@@ -424,6 +430,32 @@ impl<'s> Layer<'s> {
         }
         (self.emit)(ScanEvent::Done(outcome));
         self.outcomes += 1;
+    }
+
+    /// Scans owned bytes (see `shared`).
+    fn scan_owned(
+        &mut self,
+        path: Arc<str>,
+        name: &str,
+        content: read::Content,
+        depth: Depth,
+        forced: Option<Format>,
+    ) {
+        let data = bytes::Bytes::from_owner(content);
+        let outer = self.shared.replace(data.clone());
+        self.scan(path, name, &data, depth, forced);
+        self.shared = outer;
+    }
+
+    /// `bytes` as a slice of the shared bytes, when they are one.
+    fn shared_slice(&self, bytes: &[u8]) -> Option<bytes::Bytes> {
+        let shared = self.shared.as_ref()?;
+        let (start, end) = (
+            shared.as_ptr() as usize,
+            shared.as_ptr() as usize + shared.len(),
+        );
+        let at = bytes.as_ptr() as usize;
+        (at >= start && at + bytes.len() <= end).then(|| shared.slice_ref(bytes))
     }
 
     fn scan(
@@ -491,9 +523,10 @@ impl<'s> Layer<'s> {
         if fmt == Format::Parquet {
             // Third-party decoders must not take the run down on hostile input: a
             // panic becomes an error for this input (after the findings before it).
+            let owner = self.shared_slice(bytes);
             return self.scan_batches(outcome, bytes, |on_hits, gate| {
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    format::parquet::scan_each(bytes, &ctx, on_hits, gate)
+                    format::parquet::scan_each(bytes, owner.as_ref(), &ctx, on_hits, gate)
                 }))
                 .unwrap_or_else(|_| FormatOutput {
                     error: Some(format!("{fmt} reader failed on malformed input")),
@@ -711,7 +744,7 @@ impl<'s> Layer<'s> {
             Err(e) => return self.done(FileOutcome::error(path, e.to_string())),
         };
         self.note = note;
-        self.scan(path, name, &bytes, depth, forced);
+        self.scan_owned(path, name, bytes, depth, forced);
     }
 
     /// JSON Lines decompressed from `stream` (whose first bytes are `head`): each
@@ -937,7 +970,12 @@ impl<'s> Layer<'s> {
                 self.remaining = *rem;
                 let member_path: Arc<str> = Arc::from(format!("{path}!{name}"));
                 match data {
-                    Ok(data) => self.scan(member_path, name, &data, depth, None),
+                    Ok(archive::Member::Borrowed(data)) => {
+                        self.scan(member_path, name, data, depth, None)
+                    }
+                    Ok(archive::Member::Read(data)) => {
+                        self.scan_owned(member_path, name, data, depth, None)
+                    }
                     Err(e) => self.done(FileOutcome::error(member_path, e.to_string())),
                 }
                 *rem = self.remaining;
