@@ -595,6 +595,13 @@ impl<'s> Layer<'s> {
         ctx: ScanCtx<'_>,
     ) {
         let chunks = chunk_ranges(bytes, ctx.chunk_size);
+        // (range, scanned as raw text): JSON Lines chunks are whole lines, but a
+        // line longer than two chunks is cut, and its parts are scanned as text.
+        let pieces: Vec<(Range<usize>, bool)> = if lines {
+            split_long_lines(bytes, &chunks)
+        } else {
+            chunks.into_iter().map(|c| (c, true)).collect()
+        };
         let path = outcome.path.clone();
         let scanner = self.scanner;
         let reach = scanner.max_reach();
@@ -606,30 +613,49 @@ impl<'s> Layer<'s> {
         let mut held = Held::new(reach, |m: &Match| m);
         let mut next = 0;
         let mut records = 0u64;
+        // A text hit: its record, in JSON Lines, is its line.
+        let text_hit = |counter: &mut LineCounter<'_>, m: Match| {
+            let map = format::OffsetMap::Identity { base: 0 };
+            let mut hit = json::hit_at(bytes, &map, m, None, None);
+            if lines {
+                let (line, column) = counter.locate(hit.m.start);
+                hit.line_col = Some((line, column));
+                hit.record = Some(line - 1);
+            }
+            hit
+        };
         order::ordered(
-            chunks.len(),
+            pieces.len(),
             |i| {
-                // The record number of each chunk's first line, counted in order.
+                // The record number of each piece's first line, counted in order.
                 let base = records;
                 if lines {
-                    records += memchr::memchr_iter(b'\n', &bytes[chunks[i].clone()]).count() as u64;
+                    records +=
+                        memchr::memchr_iter(b'\n', &bytes[pieces[i].0.clone()]).count() as u64;
                 }
                 base
             },
             |i, base| {
-                let range = chunks[i].clone();
-                if lines {
+                let (range, text) = pieces[i].clone();
+                if text {
+                    let (matches, stats) =
+                        scan_range(bytes, range.clone(), scanner, ctx.config, ctx.stats);
+                    let mut out = FormatOutput {
+                        stats,
+                        ..FormatOutput::default()
+                    };
+                    if lines && (range.start == 0 || bytes[range.start - 1] == b'\n') {
+                        out.warnings.push(format!(
+                            "record {base}: line longer than the chunk size ({} bytes, --chunk-size); scanned as plain text in parts (no field paths; JSON escapes not decoded)",
+                            ctx.chunk_size
+                        ));
+                    }
+                    (out, matches)
+                } else {
                     (
                         format::jsonl::scan_chunk(bytes, range, base, &ctx),
                         Vec::new(),
                     )
-                } else {
-                    let (matches, stats) = scan_range(bytes, range, scanner, ctx.config, ctx.stats);
-                    let out = FormatOutput {
-                        stats,
-                        ..FormatOutput::default()
-                    };
-                    (out, matches)
                 }
             },
             |(out, matches): (FormatOutput, Vec<Match>)| {
@@ -640,18 +666,21 @@ impl<'s> Layer<'s> {
                         warnings.push(w);
                     }
                 }
-                let end = chunks[next].end;
+                let (range, text) = pieces[next].clone();
                 next += 1;
-                if lines {
-                    let mut hits = out.hits;
-                    sort_hits(&mut hits);
+                if text {
+                    // Text goes on into the next piece: plain text always, the
+                    // part of a long line unless it ends the line.
+                    let goes_on = next < pieces.len() && (!lines || bytes[range.end - 1] != b'\n');
+                    let ready = held.release(matches, goes_on.then_some(range.end));
+                    let hits: Vec<Hit> = ready
+                        .into_iter()
+                        .map(|m| text_hit(&mut counter, m))
+                        .collect();
                     emit_findings(emit, &path, scanner, &mut counter, hits);
                 } else {
-                    let ready = held.release(matches, (next < chunks.len()).then_some(end));
-                    let map = format::OffsetMap::Identity { base: 0 };
-                    let hits = ready
-                        .into_iter()
-                        .map(|m| json::hit_at(bytes, &map, m, None, None));
+                    let mut hits = out.hits;
+                    sort_hits(&mut hits);
                     emit_findings(emit, &path, scanner, &mut counter, hits);
                 }
             },
@@ -1622,6 +1651,37 @@ pub fn chunk_ranges(hay: &[u8], size: usize) -> Vec<Range<usize>> {
     out
 }
 
+/// The chunks of a JSON Lines input as pieces of whole lines (`false`) and parts
+/// of lines cut by a chunk boundary (`true`, scanned as text): a chunk that starts
+/// inside a line gives the rest of that line to a text piece, and one that ends
+/// inside a line gives that line's start to one.
+fn split_long_lines(bytes: &[u8], chunks: &[Range<usize>]) -> Vec<(Range<usize>, bool)> {
+    let mut out = Vec::with_capacity(chunks.len());
+    for c in chunks {
+        let (mut s, e) = (c.start, c.end);
+        if s > 0 && bytes[s - 1] != b'\n' {
+            let to = memchr::memchr(b'\n', &bytes[s..e]).map_or(e, |i| s + i + 1);
+            out.push((s..to, true));
+            s = to;
+        }
+        if s < e {
+            let cut = e < bytes.len() && bytes[e - 1] != b'\n';
+            let tail = if cut {
+                memchr::memrchr(b'\n', &bytes[s..e]).map_or(s, |i| s + i + 1)
+            } else {
+                e
+            };
+            if tail > s {
+                out.push((s..tail, false));
+            }
+            if tail < e {
+                out.push((tail..e, true));
+            }
+        }
+    }
+    out
+}
+
 /// Computes 1-based line and column for increasing offsets in one pass.
 pub struct LineCounter<'a> {
     hay: &'a [u8],
@@ -1699,6 +1759,68 @@ mod tests {
         let b = scan_text(&hay, &scanner, &chunked, &mut Vec::new());
         assert_eq!(a.len(), 500);
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn a_json_line_longer_than_a_chunk_loses_no_value_at_the_cuts() {
+        // Records around one record of ~40 chunks whose tokens sit at every
+        // offset modulo the chunk size, so the cuts fall inside many of them.
+        let scanner = tok_scanner();
+        let chunk = 4096;
+        let mut long = String::from("{\"text\": \"");
+        let mut i = 0;
+        while long.len() < 40 * chunk {
+            long.push_str(&"w".repeat(i % 41));
+            long.push_str(&format!(" tok_abcdefgh{i:08} "));
+            i += 1;
+        }
+        long.push_str("\"}");
+        let mut data = token_lines(30);
+        data.push(b'\n');
+        data.extend_from_slice(long.as_bytes());
+        data.push(b'\n');
+        data.extend_from_slice(&token_lines(30));
+        let opts = |chunk_size| ScanOptions {
+            chunk_size,
+            ..ScanOptions::default()
+        };
+        let whole = scan_bytes("d.jsonl".into(), &data, &scanner, &opts(1 << 30)).0;
+        let key = |o: &FileOutcome| -> Vec<(u64, u64, u64, u64, Option<u64>)> {
+            o.findings
+                .iter()
+                .map(|f| (f.start, f.end, f.line, f.column, f.record))
+                .collect()
+        };
+        let in_long = |o: &FileOutcome| o.findings.iter().filter(|f| f.record == Some(30)).count();
+        assert_eq!(in_long(&whole[0]), i);
+        assert!(whole[0].findings.len() > i);
+        for threads in [1, 2] {
+            let cut = scan_on(threads, "d.jsonl", &data, &scanner, &opts(chunk));
+            assert_eq!(key(&cut[0]), key(&whole[0]), "{threads} threads");
+            let long_record: Vec<_> = cut[0]
+                .findings
+                .iter()
+                .filter(|f| f.record == Some(30))
+                .collect();
+            assert_eq!(long_record.len(), i);
+            assert!(long_record
+                .iter()
+                .all(|f| f.field.is_none() && f.line == 31));
+            let notes: Vec<&String> = cut[0]
+                .warnings
+                .iter()
+                .filter(|w| !w.contains("malformed"))
+                .collect();
+            assert_eq!(notes.len(), 1, "{:?}", cut[0].warnings);
+            assert!(notes[0].starts_with("record 30: line longer than the chunk size"));
+            // the malformed lines of token_lines are the only malformed records
+            assert_eq!(
+                cut[0].warnings.len() - 1,
+                whole[0].warnings.len(),
+                "{:?}",
+                cut[0].warnings
+            );
+        }
     }
 
     /// JSON Lines of `n` records, some with a token, some malformed, the last
