@@ -790,39 +790,120 @@ impl<'s> Layer<'s> {
     ) {
         let (block, chunk_size) = stream_sizes(self.opts.chunk_size);
         let mut parts = LineParts::new(self.ctx(chunk_size));
+        let text_opts = ScanOptions {
+            engine: self.opts.engine.clone(),
+            chunk_size,
+            stats: self.opts.stats,
+            ..ScanOptions::default()
+        };
+        let reach = self.scanner.max_reach();
         let mut carry = Vec::new();
+        // A line longer than `MAX_LINE_CARRY`, scanned as text as it comes.
+        let mut long: Option<TextParts<'_>> = None;
+        let mut held = Held::new(reach, |h: &Hit| &h.m);
         let mut total = 0u64;
         let (scanner, emit, gate) = (self.scanner, &mut *self.emit, self.gate);
         let mut no_lines = LineCounter::new(&[]);
-        // Scans a part and hands its findings on.
-        let mut scan = |parts: &mut LineParts<'_>, part: &[u8]| {
-            gate();
-            parts.scan(part);
-            let hits = std::mem::take(&mut parts.hits);
-            emit_findings(emit, &path, scanner, &mut no_lines, hits);
-        };
         // `carry` holds no newline between calls: only the new data is searched for
         // one (a line longer than many blocks costs no repeated search).
-        let mut feed = |parts: &mut LineParts<'_>, carry: &mut Vec<u8>, data: Vec<u8>| {
+        let mut feed = |parts: &mut LineParts<'_>, feed: Feed| {
+            let (mut data, end) = match feed {
+                Feed::Data(d) => (d, false),
+                Feed::End => (Vec::new(), true),
+                Feed::Broken => {
+                    // (findings already confirmed leave; the cut line does not)
+                    let hits = held.release(Vec::new(), None);
+                    emit_findings(emit, &path, scanner, &mut no_lines, hits);
+                    return;
+                }
+            };
             total += data.len() as u64;
-            let last_newline = memchr::memrchr(b'\n', &data).map(|nl| carry.len() + nl);
-            if carry.is_empty() {
-                *carry = data;
-            } else {
-                carry.extend_from_slice(&data);
-            }
-            if let Some(nl) = last_newline {
-                let rest = carry.split_off(nl + 1);
-                scan(parts, &std::mem::replace(carry, rest));
+            loop {
+                if let Some(text) = long.as_mut() {
+                    let nl = memchr::memchr(b'\n', &data);
+                    let line_end = nl.is_some() || end;
+                    text.buf
+                        .extend_from_slice(&data[..nl.map_or(data.len(), |n| n + 1)]);
+                    gate();
+                    text.scan(line_end);
+                    let hits = held.release(
+                        std::mem::take(&mut text.hits),
+                        (!line_end).then_some(text.scanned),
+                    );
+                    let hits = hits.into_iter().map(|mut h| {
+                        h.record = h.line_col.map(|(line, _)| line - 1);
+                        h
+                    });
+                    emit_findings(emit, &path, scanner, &mut no_lines, hits);
+                    if !line_end {
+                        return;
+                    }
+                    merge_stats(&mut parts.stats, &text.stats);
+                    parts.offset = (text.start + text.buf.len()) as u64;
+                    parts.records += 1;
+                    long = None;
+                    let Some(nl) = nl else { return };
+                    data.drain(..=nl);
+                }
+                let last_newline = memchr::memrchr(b'\n', &data).map(|nl| carry.len() + nl);
+                if carry.is_empty() {
+                    carry = std::mem::take(&mut data);
+                } else {
+                    carry.extend_from_slice(&data);
+                    data.clear();
+                }
+                let whole = match last_newline {
+                    Some(nl) => {
+                        let rest = carry.split_off(nl + 1);
+                        Some(std::mem::replace(&mut carry, rest))
+                    }
+                    // A last line without a newline.
+                    None if end => Some(std::mem::take(&mut carry)),
+                    None => None,
+                };
+                if let Some(lines) = whole {
+                    gate();
+                    parts.scan(&lines);
+                    let hits = std::mem::take(&mut parts.hits);
+                    emit_findings(emit, &path, scanner, &mut no_lines, hits);
+                }
+                if end || carry.len() <= MAX_LINE_CARRY {
+                    return;
+                }
+                // A line this long is scanned as text from here on, keeping only
+                // what its next candidates can reach.
+                if parts.warnings.len() < format::jsonl::MAX_WARNINGS {
+                    parts.warnings.push(format!(
+                        "record {}: line longer than {} bytes in a compressed stream; scanned as plain text in parts (no field paths; JSON escapes not decoded)",
+                        parts.records, MAX_LINE_CARRY
+                    ));
+                }
+                let start = parts.offset as usize;
+                long = Some(TextParts {
+                    scanner,
+                    opts: &text_opts,
+                    reach,
+                    buf: std::mem::take(&mut carry),
+                    start,
+                    scanned: start,
+                    line: parts.records + 1,
+                    column: 0,
+                    hits: Vec::new(),
+                    stats: Vec::new(),
+                });
             }
         };
         // The head's complete lines first.
-        feed(&mut parts, &mut carry, head);
-        let failed = decode_blocks(fmt, &mut stream, block, |d| feed(&mut parts, &mut carry, d));
-        // A last line without a newline.
-        if failed.is_none() && !carry.is_empty() {
-            scan(&mut parts, &carry);
-        }
+        feed(&mut parts, Feed::Data(head));
+        let failed = decode_blocks(fmt, &mut stream, block, |d| feed(&mut parts, Feed::Data(d)));
+        feed(
+            &mut parts,
+            if failed.is_none() {
+                Feed::End
+            } else {
+                Feed::Broken
+            },
+        );
         format::jsonl::note_unlisted(&mut parts.warnings, parts.malformed);
         let mut outcome = FileOutcome::new(path);
         outcome.warnings = parts.warnings;
@@ -1025,6 +1106,20 @@ impl<'s> Layer<'s> {
         }
     }
 }
+
+/// What the next call of a streamed JSON Lines input's feed brings.
+enum Feed {
+    /// Decoded bytes.
+    Data(Vec<u8>),
+    /// The end of the stream.
+    End,
+    /// The stream broke.
+    Broken,
+}
+
+/// A line of a compressed JSON Lines stream longer than this is scanned as text
+/// as it comes (bounded memory), not held whole and decoded as a record.
+const MAX_LINE_CARRY: usize = if cfg!(test) { 1 << 18 } else { 64 << 20 };
 
 /// A CSV row (a quoted cell left open) longer than this ends the block by block
 /// scan of a compressed CSV stream: the rest is read and scanned whole.
@@ -1820,6 +1915,61 @@ mod tests {
                 "{:?}",
                 cut[0].warnings
             );
+        }
+    }
+
+    #[test]
+    fn a_compressed_json_line_longer_than_the_carry_is_streamed_as_text() {
+        // A record of ~1 MiB (past MAX_LINE_CARRY, 256 KiB in tests) between
+        // ordinary ones, gzipped: scanned as text as it comes, with the same
+        // findings, lines, columns and records as the plain file.
+        let scanner = tok_scanner();
+        let mut long = String::from("{\"text\": \"");
+        let mut i = 0;
+        while long.len() < 4 * MAX_LINE_CARRY {
+            long.push_str(&"w".repeat(i % 53));
+            long.push_str(&format!(" tok_abcdefgh{i:08} "));
+            i += 1;
+        }
+        long.push_str("\"}");
+        let mut data = token_lines(40);
+        data.push(b'\n');
+        data.extend_from_slice(long.as_bytes());
+        data.push(b'\n');
+        data.extend_from_slice(&token_lines(40));
+        let opts = ScanOptions {
+            chunk_size: 1024,
+            ..ScanOptions::default()
+        };
+        let key = |o: &FileOutcome| -> Vec<(u64, u64, u64, u64, Option<u64>)> {
+            o.findings
+                .iter()
+                .map(|f| (f.start, f.end, f.line, f.column, f.record))
+                .collect()
+        };
+        let whole = ScanOptions::default();
+        let plain = scan_bytes("d.jsonl".into(), &data, &scanner, &whole).0;
+        assert_eq!(
+            plain[0]
+                .findings
+                .iter()
+                .filter(|f| f.record == Some(40))
+                .count(),
+            i
+        );
+        let packed = gzip(&data);
+        for threads in [1, 2] {
+            let got = scan_on(threads, "d.jsonl.gz", &packed, &scanner, &opts);
+            assert_eq!(got[0].status, FileStatus::Scanned);
+            assert_eq!(got[0].bytes, data.len() as u64);
+            assert_eq!(key(&got[0]), key(&plain[0]), "{threads} threads");
+            let notes: Vec<&String> = got[0]
+                .warnings
+                .iter()
+                .filter(|w| w.contains("line longer than"))
+                .collect();
+            assert_eq!(notes.len(), 1, "{:?}", got[0].warnings);
+            assert!(notes[0].starts_with("record 40: "));
         }
     }
 
