@@ -957,7 +957,6 @@ impl<'s> Layer<'s> {
         };
         let mut carry = head;
         let mut total = carry.len() as u64;
-        let mut whole = false;
         let cut = |carry: &mut Vec<u8>, scan: &mut dyn FnMut(&[u8])| {
             let end = format::csv::whole_rows_end(carry, dialect);
             if end > 0 {
@@ -966,17 +965,35 @@ impl<'s> Layer<'s> {
             }
         };
         cut(&mut carry, &mut scan);
+        // After a row longer than MAX_CSV_CARRY, the rest of the stream, read
+        // whole (past `read::SPILL_AT` into a mapped temporary file).
+        let mut rest: Option<read::Spill> = None;
+        let mut held_failed = None;
         let failed = decode_blocks(fmt, &mut stream, block, |d| {
             total += d.len() as u64;
+            if let Some(rest) = &mut rest {
+                if held_failed.is_none() {
+                    held_failed = rest.write(&d).err();
+                }
+                return;
+            }
             carry.extend_from_slice(&d);
-            if !whole {
-                cut(&mut carry, &mut scan);
-                whole = carry.len() > MAX_CSV_CARRY;
+            cut(&mut carry, &mut scan);
+            if carry.len() > MAX_CSV_CARRY {
+                let mut spill = read::Spill::new(read::SPILL_AT);
+                held_failed = spill.write(&std::mem::take(&mut carry)).err();
+                rest = Some(spill);
             }
         });
+        let mut failed = failed.or_else(|| held_failed.map(|e| ReadError::Spill(e.to_string())));
         // The last rows (without a newline, or the rest read whole).
-        if failed.is_none() && !carry.is_empty() {
-            scan(&carry);
+        if failed.is_none() {
+            match rest.map(read::Spill::finish) {
+                Some(Ok(rest)) => scan(&rest),
+                Some(Err(e)) => failed = Some(ReadError::Spill(e.to_string())),
+                None if !carry.is_empty() => scan(&carry),
+                None => {}
+            }
         }
         let mut outcome = FileOutcome::new(path.clone());
         outcome.warnings = warnings;
