@@ -609,21 +609,13 @@ impl<'s> Layer<'s> {
         let mut stats = Vec::new();
         let mut warnings = Vec::new();
         let mut malformed = 0;
+        // Lines of text hits: found at output (plain text), or here (parts of a
+        // long JSON line, whose record is their line).
         let mut counter = LineCounter::new(bytes);
+        let mut part_lines = LineCounter::new(bytes);
         let mut held = Held::new(reach, |m: &Match| m);
         let mut next = 0;
         let mut records = 0u64;
-        // A text hit: its record, in JSON Lines, is its line.
-        let text_hit = |counter: &mut LineCounter<'_>, m: Match| {
-            let map = format::OffsetMap::Identity { base: 0 };
-            let mut hit = json::hit_at(bytes, &map, m, None, None);
-            if lines {
-                let (line, column) = counter.locate(hit.m.start);
-                hit.line_col = Some((line, column));
-                hit.record = Some(line - 1);
-            }
-            hit
-        };
         order::ordered(
             pieces.len(),
             |i| {
@@ -673,10 +665,17 @@ impl<'s> Layer<'s> {
                     // part of a long line unless it ends the line.
                     let goes_on = next < pieces.len() && (!lines || bytes[range.end - 1] != b'\n');
                     let ready = held.release(matches, goes_on.then_some(range.end));
-                    let hits: Vec<Hit> = ready
-                        .into_iter()
-                        .map(|m| text_hit(&mut counter, m))
-                        .collect();
+                    // (converted lazily: emit_findings builds a batch at a time)
+                    let hits = ready.into_iter().map(|m| {
+                        let map = format::OffsetMap::Identity { base: 0 };
+                        let mut hit = json::hit_at(bytes, &map, m, None, None);
+                        if lines {
+                            let (line, column) = part_lines.locate(hit.m.start);
+                            hit.line_col = Some((line, column));
+                            hit.record = Some(line - 1);
+                        }
+                        hit
+                    });
                     emit_findings(emit, &path, scanner, &mut counter, hits);
                 } else {
                     let mut hits = out.hits;
