@@ -81,8 +81,24 @@ pub(crate) struct Tokenizer<'a> {
     end: usize,
     stack: Vec<u8>,
     state: St,
-    /// Offsets of the backslashes of the last string read.
+    /// Offsets of the backslashes of the last string read (the first
+    /// [`MAX_DECODED_ESCAPES`]: the rest of a string is scanned as written).
     pub(crate) escapes: Vec<usize>,
+    /// Strings read so far that held more escapes than are decoded.
+    pub(crate) capped_strings: u64,
+}
+
+/// Escapes decoded per JSON string: each costs a few dozen bytes of offset map,
+/// so a string of hundreds of megabytes of `\n` would otherwise take gigabytes.
+/// Past this many, the rest of the string is scanned as written (escapes and
+/// all), and the file gets a warning.
+pub(crate) const MAX_DECODED_ESCAPES: usize = if cfg!(test) { 64 } else { 1 << 20 };
+
+/// The warning for `n` strings whose escapes were decoded only in part.
+pub(crate) fn capped_warning(n: u64) -> String {
+    format!(
+        "{n} JSON string(s) with more than {MAX_DECODED_ESCAPES} escapes: the escapes past that are scanned as written, not decoded"
+    )
 }
 
 fn err<T>(offset: usize, message: &'static str) -> Result<T, JsonError> {
@@ -98,6 +114,7 @@ impl<'a> Tokenizer<'a> {
             stack: Vec::new(),
             state: St::Value,
             escapes: Vec::new(),
+            capped_strings: 0,
         }
     }
 
@@ -275,7 +292,13 @@ impl<'a> Tokenizer<'a> {
                 return Ok((start..j + 1, escaped));
             }
             escaped = true;
-            self.escapes.push(j);
+            if self.escapes.len() < MAX_DECODED_ESCAPES {
+                self.escapes.push(j);
+            } else if self.escapes.len() == MAX_DECODED_ESCAPES {
+                self.capped_strings += 1;
+                // (counted once per string: one past the limit marks it)
+                self.escapes.push(usize::MAX);
+            }
             match self.b[..self.end].get(j + 1) {
                 Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i = j + 2,
                 Some(b'u') => {
@@ -362,7 +385,8 @@ pub(crate) fn decode_into(b: &[u8], content: Range<usize>, view: &mut ViewBuilde
 /// Adds the decoded form of the escapes at `escapes` (backslash offsets found by
 /// the tokenizer, so no second search is needed) to `view`.
 pub(crate) fn decode_escapes(b: &[u8], escapes: &[usize], end: usize, view: &mut ViewBuilder<'_>) {
-    for &j in escapes {
+    // (a string with more escapes than are decoded ends its list with usize::MAX)
+    for &j in escapes.iter().take(MAX_DECODED_ESCAPES) {
         let (len, bytes, n) = escape_at(b, j, end);
         if len > 0 {
             view.replace(j..j + len, &bytes[..n]);
@@ -899,6 +923,9 @@ pub(crate) fn scan_document_each(
             break;
         }
     }
+    if w.tok.capped_strings > 0 {
+        out.warnings.push(capped_warning(w.tok.capped_strings));
+    }
     out
 }
 
@@ -1054,6 +1081,39 @@ mod tests {
             .iter()
             .map(|f| (f.record, f.field.clone(), f.start, f.end))
             .collect()
+    }
+
+    #[test]
+    fn a_string_with_more_escapes_than_are_decoded_is_scanned_as_written_past_them() {
+        // MAX_DECODED_ESCAPES is 64 in tests: tokens before and after the 64th
+        // escape of one string are found at their raw offsets, with one warning.
+        let mut text = String::new();
+        for i in 0..200 {
+            text.push_str(&format!("w{i}\\n"));
+            if i % 50 == 7 {
+                text.push_str(&format!(" tok_abcd{i:04} "));
+            }
+        }
+        let doc = format!("{{\"a\": \"{text}\", \"b\": \"x\\ty tok_zzzz0001\"}}");
+        let found = doc_findings(doc.as_bytes(), 1 << 20);
+        let want: Vec<u64> = doc.match_indices("tok_").map(|(at, _)| at as u64).collect();
+        assert_eq!(want.len(), 5);
+        assert_eq!(found.iter().map(|f| f.2).collect::<Vec<_>>(), want);
+        for f in &found {
+            assert_eq!(&doc[f.2 as usize..f.3 as usize].len(), &12);
+        }
+        assert_eq!(found[4].1.as_deref(), Some("/b"));
+        let mut set = crate::RuleSet::builtin().unwrap();
+        set.add_str("t.toml", crate::engine::TOK_RULE).unwrap();
+        let scanner = crate::Scanner::new(&set).unwrap();
+        let (out, _) = crate::scan::scan_bytes_as(
+            "d.json".into(),
+            doc.as_bytes(),
+            crate::format::Format::Json,
+            &scanner,
+            &crate::ScanOptions::default(),
+        );
+        assert_eq!(out[0].warnings, [capped_warning(1)]);
     }
 
     #[test]

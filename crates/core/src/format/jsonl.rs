@@ -74,9 +74,11 @@ pub(crate) fn scan_lines_from(
     let (parts, newlines): (Vec<FormatOutput>, _) = if chunks.len() == 1 {
         (vec![scan_chunk(bytes, chunks[0].clone(), first, ctx)], None)
     } else {
+        // A line cut by a chunk boundary is scanned as text, in parts.
+        let chunks = split_long_lines(bytes, &chunks);
         let counts: Vec<u64> = chunks
             .par_iter()
-            .map(|r| memchr::memchr_iter(b'\n', &bytes[r.clone()]).count() as u64)
+            .map(|(r, _)| memchr::memchr_iter(b'\n', &bytes[r.clone()]).count() as u64)
             .collect();
         let bases: Vec<u64> = counts
             .iter()
@@ -86,10 +88,18 @@ pub(crate) fn scan_lines_from(
                 Some(base)
             })
             .collect();
+        let starts = line_starts(bytes, &chunks);
         let parts = chunks
             .into_par_iter()
             .zip(bases)
-            .map(|(r, base)| scan_chunk(bytes, r, base, ctx))
+            .zip(starts)
+            .map(|(((r, text), base), line_start)| {
+                if text {
+                    scan_long_line_part(bytes, r, base, line_start, ctx)
+                } else {
+                    scan_chunk(bytes, r, base, ctx)
+                }
+            })
             .collect();
         (parts, Some(counts.iter().sum()))
     };
@@ -106,7 +116,89 @@ pub(crate) fn scan_lines_from(
         }
     }
     out.malformed = malformed;
+    // Parts of one long line may both find a match that crosses their cut.
+    out.hits.sort_by_key(|h| (h.m.start, h.m.end, h.m.rule));
+    out.hits
+        .dedup_by(|b, a| (a.m.start, a.m.end, a.m.rule) == (b.m.start, b.m.end, b.m.rule));
     (out, newlines)
+}
+
+/// The chunks of a JSON Lines input as pieces of whole lines (`false`) and parts
+/// of lines cut by a chunk boundary (`true`, scanned as text): a chunk that starts
+/// inside a line gives the rest of that line to a text piece, and one that ends
+/// inside a line gives that line's start to one.
+pub(crate) fn split_long_lines(bytes: &[u8], chunks: &[Range<usize>]) -> Vec<(Range<usize>, bool)> {
+    let mut out = Vec::with_capacity(chunks.len());
+    for c in chunks {
+        let (mut s, e) = (c.start, c.end);
+        if s > 0 && bytes[s - 1] != b'\n' {
+            let to = memchr::memchr(b'\n', &bytes[s..e]).map_or(e, |i| s + i + 1);
+            out.push((s..to, true));
+            s = to;
+        }
+        if s < e {
+            let cut = e < bytes.len() && bytes[e - 1] != b'\n';
+            let tail = if cut {
+                memchr::memrchr(b'\n', &bytes[s..e]).map_or(s, |i| s + i + 1)
+            } else {
+                e
+            };
+            if tail > s {
+                out.push((s..tail, false));
+            }
+            if tail < e {
+                out.push((tail..e, true));
+            }
+        }
+    }
+    out
+}
+
+/// The start of the line each piece starts in.
+fn line_starts(bytes: &[u8], pieces: &[(Range<usize>, bool)]) -> Vec<usize> {
+    let mut line_start = 0;
+    pieces
+        .iter()
+        .map(|(r, _)| {
+            if r.start == 0 || bytes[r.start - 1] == b'\n' {
+                line_start = r.start;
+            }
+            let here = line_start;
+            if let Some(nl) = memchr::memrchr(b'\n', &bytes[r.clone()]) {
+                line_start = r.start + nl + 1;
+            }
+            here
+        })
+        .collect()
+}
+
+/// A part of a JSON line too long for one chunk (record `record`, starting at
+/// `line_start`), scanned as text: candidates in `part`, windows reaching past it.
+fn scan_long_line_part(
+    bytes: &[u8],
+    part: Range<usize>,
+    record: u64,
+    line_start: usize,
+    ctx: &ScanCtx<'_>,
+) -> FormatOutput {
+    let mut out = FormatOutput::default();
+    if part.start == line_start {
+        out.warnings.push(long_line_warning(record, ctx.chunk_size));
+    }
+    let map = OffsetMap::Identity { base: 0 };
+    for m in ctx.scan_range(bytes, part, &mut out.stats) {
+        let mut hit = crate::format::json::hit_at(bytes, &map, m, None, Some(record));
+        hit.line_col = Some((record + 1, (hit.m.start - line_start) as u64 + 1));
+        out.hits.push(hit);
+    }
+    out
+}
+
+/// The warning for a JSON line scanned as text in parts.
+pub(crate) fn long_line_warning(record: u64, chunk_size: usize) -> String {
+    format!(
+        "record {record}: line longer than the chunk size ({chunk_size} bytes, --chunk-size); scanned as plain text in parts (no field paths; JSON escapes not decoded)"
+    )
 }
 
 /// One chunk of whole lines; `base` is the record index of its first line.
@@ -154,6 +246,10 @@ pub(crate) fn scan_chunk(
             }
             bad.push(line);
         }
+    }
+    if w.tok.capped_strings > 0 && out.warnings.len() < MAX_WARNINGS {
+        out.warnings
+            .push(crate::format::json::capped_warning(w.tok.capped_strings));
     }
     let (text, map) = view.finish(chunk.end);
     let matches = ctx.scan(&text, &mut out.stats);

@@ -598,7 +598,7 @@ impl<'s> Layer<'s> {
         // (range, scanned as raw text): JSON Lines chunks are whole lines, but a
         // line longer than two chunks is cut, and its parts are scanned as text.
         let pieces: Vec<(Range<usize>, bool)> = if lines {
-            split_long_lines(bytes, &chunks)
+            format::jsonl::split_long_lines(bytes, &chunks)
         } else {
             chunks.into_iter().map(|c| (c, true)).collect()
         };
@@ -637,10 +637,8 @@ impl<'s> Layer<'s> {
                         ..FormatOutput::default()
                     };
                     if lines && (range.start == 0 || bytes[range.start - 1] == b'\n') {
-                        out.warnings.push(format!(
-                            "record {base}: line longer than the chunk size ({} bytes, --chunk-size); scanned as plain text in parts (no field paths; JSON escapes not decoded)",
-                            ctx.chunk_size
-                        ));
+                        out.warnings
+                            .push(format::jsonl::long_line_warning(base, ctx.chunk_size));
                     }
                     (out, matches)
                 } else {
@@ -1515,6 +1513,19 @@ pub(crate) struct ScanCtx<'a> {
 }
 
 impl ScanCtx<'_> {
+    /// Scans the candidates that start in `range` of `hay` (their windows may
+    /// reach outside it).
+    pub(crate) fn scan_range(
+        &self,
+        hay: &[u8],
+        range: Range<usize>,
+        stats: &mut Vec<RuleStats>,
+    ) -> Vec<Match> {
+        let (m, s) = scan_range(hay, range, self.scanner, self.config, self.stats);
+        merge_stats(stats, &s);
+        m
+    }
+
     /// Scans one view (at most a batch) in one call.
     pub(crate) fn scan(&self, hay: &[u8], stats: &mut Vec<RuleStats>) -> Vec<Match> {
         let (m, s) = scan_range(hay, 0..hay.len(), self.scanner, self.config, self.stats);
@@ -1762,37 +1773,6 @@ pub fn chunk_ranges(hay: &[u8], size: usize) -> Vec<Range<usize>> {
     out
 }
 
-/// The chunks of a JSON Lines input as pieces of whole lines (`false`) and parts
-/// of lines cut by a chunk boundary (`true`, scanned as text): a chunk that starts
-/// inside a line gives the rest of that line to a text piece, and one that ends
-/// inside a line gives that line's start to one.
-fn split_long_lines(bytes: &[u8], chunks: &[Range<usize>]) -> Vec<(Range<usize>, bool)> {
-    let mut out = Vec::with_capacity(chunks.len());
-    for c in chunks {
-        let (mut s, e) = (c.start, c.end);
-        if s > 0 && bytes[s - 1] != b'\n' {
-            let to = memchr::memchr(b'\n', &bytes[s..e]).map_or(e, |i| s + i + 1);
-            out.push((s..to, true));
-            s = to;
-        }
-        if s < e {
-            let cut = e < bytes.len() && bytes[e - 1] != b'\n';
-            let tail = if cut {
-                memchr::memrchr(b'\n', &bytes[s..e]).map_or(s, |i| s + i + 1)
-            } else {
-                e
-            };
-            if tail > s {
-                out.push((s..tail, false));
-            }
-            if tail < e {
-                out.push((tail..e, true));
-            }
-        }
-    }
-    out
-}
-
 /// Computes 1-based line and column for increasing offsets in one pass.
 pub struct LineCounter<'a> {
     hay: &'a [u8],
@@ -1931,6 +1911,65 @@ mod tests {
                 "{:?}",
                 cut[0].warnings
             );
+        }
+    }
+
+    /// JSON Lines around one record of about `size` bytes whose tokens sit at
+    /// every offset modulo 53; returns the data, the record's index and its
+    /// token count.
+    fn lines_with_long_record(size: usize) -> (Vec<u8>, u64, usize) {
+        let mut long = String::from("{\"text\": \"");
+        let mut i = 0;
+        while long.len() < size {
+            long.push_str(&"w".repeat(i % 53));
+            long.push_str(&format!(" tok_abcdefgh{i:08} "));
+            i += 1;
+        }
+        long.push_str("\"}");
+        let mut data = token_lines(40);
+        data.push(b'\n');
+        data.extend_from_slice(long.as_bytes());
+        data.push(b'\n');
+        data.extend_from_slice(&token_lines(40));
+        (data, 40, i)
+    }
+
+    #[test]
+    fn a_compressed_json_line_longer_than_a_part_chunk_loses_no_value() {
+        // A ~100 KB record in a stream: carried whole (under MAX_LINE_CARRY), but
+        // longer than the chunks its block is scanned in (64 KiB blocks cut in
+        // 8-16 KiB chunks here), so those cut it: the parts are text.
+        let scanner = tok_scanner();
+        let (data, record, tokens) = lines_with_long_record(100_000);
+        assert!(data.len() < MAX_LINE_CARRY);
+        let key = |o: &FileOutcome| -> Vec<(u64, u64, u64, u64, Option<u64>)> {
+            o.findings
+                .iter()
+                .map(|f| (f.start, f.end, f.line, f.column, f.record))
+                .collect()
+        };
+        let plain = scan_bytes("d.jsonl".into(), &data, &scanner, &ScanOptions::default()).0;
+        let in_record = |o: &FileOutcome| {
+            o.findings
+                .iter()
+                .filter(|f| f.record == Some(record))
+                .count()
+        };
+        assert_eq!(in_record(&plain[0]), tokens);
+        let opts = ScanOptions {
+            chunk_size: 1024,
+            ..ScanOptions::default()
+        };
+        let packed = gzip(&data);
+        for threads in [1, 2] {
+            let got = scan_on(threads, "d.jsonl.gz", &packed, &scanner, &opts);
+            assert_eq!(key(&got[0]), key(&plain[0]), "{threads} threads");
+            let notes = got[0]
+                .warnings
+                .iter()
+                .filter(|w| w.contains("line longer than"))
+                .count();
+            assert_eq!(notes, 1, "{:?}", got[0].warnings);
         }
     }
 
