@@ -18,7 +18,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use crate::engine::Match;
-use crate::format::{OffsetMap, Segment, ViewBuilder};
+use crate::format::{OffsetMap, Segment, ViewBuilder, MAX_DECODED_ESCAPES};
 use crate::scan::{FormatOutput, Hit, ScanCtx};
 
 /// Most view bytes gathered before a batch of rows is scanned (fewer when the
@@ -165,27 +165,35 @@ impl<'a> Splitter<'a> {
     }
 }
 
-/// Adds the decoded form of a quoted cell (`""` becomes `"`) to `view`.
-fn decode_into(b: &[u8], cell: &Cell, view: &mut ViewBuilder<'_>) {
+/// Adds the decoded form of a quoted cell (`""` becomes `"`) to `view`, up to
+/// [`MAX_DECODED_ESCAPES`] of them; returns true when the cell held more (the
+/// rest is left as written).
+fn decode_into(b: &[u8], cell: &Cell, view: &mut ViewBuilder<'_>) -> bool {
     if !cell.quoted {
-        return;
+        return false;
     }
     let mut i = cell.content.start;
+    let mut decoded = 0;
     while let Some(k) = memchr::memchr(b'"', &b[i..cell.content.end]) {
         let q = i + k;
         if q + 1 < cell.content.end && b[q + 1] == b'"' {
+            if decoded == MAX_DECODED_ESCAPES {
+                return true;
+            }
             view.replace(q..q + 2, b"\"");
+            decoded += 1;
             i = q + 2;
         } else {
             i = q + 1;
         }
     }
+    false
 }
 
 /// Decodes the content of a cell starting at raw offset `cell.content.start`.
 pub fn decode_cell<'a>(b: &'a [u8], cell: &Cell) -> (Cow<'a, [u8]>, OffsetMap) {
     let mut view = ViewBuilder::new(b, cell.content.start);
-    decode_into(b, cell, &mut view);
+    let _ = decode_into(b, cell, &mut view);
     view.finish(cell.content.end)
 }
 
@@ -320,6 +328,7 @@ pub(crate) fn scan_each(
     }
     let names = rows.names.clone().unwrap_or_default();
     let mut next_record = rows.next_record;
+    let mut capped = 0u64;
     loop {
         let batch_start = sp.pos();
         let mut view = ViewBuilder::new(bytes, batch_start);
@@ -331,7 +340,7 @@ pub(crate) fn scan_each(
             rows.push((row.start, next_record));
             next_record += 1;
             for c in &cells {
-                decode_into(bytes, c, &mut view);
+                capped += u64::from(decode_into(bytes, c, &mut view));
             }
             end = sp.pos();
             if view.len(end) >= ctx.chunk_size.clamp(1, BATCH) {
@@ -357,6 +366,11 @@ pub(crate) fn scan_each(
         }
     }
     rows.next_record = next_record;
+    if capped > 0 {
+        out.warnings.push(format!(
+            "{capped} quoted cell(s) with more than {MAX_DECODED_ESCAPES} doubled quotes: the ones past that are scanned as written, not decoded"
+        ));
+    }
     if let Some(p) = sp.unterminated {
         let (line, col) = crate::scan::LineCounter::new(bytes).locate(p);
         let line = line + rows.lines_before;
@@ -476,6 +490,44 @@ mod tests {
             vec![vec!["open,\nnever closed"]]
         );
         assert_eq!(rows(b"a,\"b\"junk,c"), vec![vec!["a", "b", "c"]]);
+    }
+
+    #[test]
+    fn a_cell_with_more_doubled_quotes_than_are_decoded_is_scanned_as_written_past_them() {
+        // MAX_DECODED_ESCAPES is 64 in tests: tokens before and after the 64th
+        // doubled quote of one cell are found at their raw offsets.
+        let mut set = crate::RuleSet::builtin().unwrap();
+        set.add_str("t.toml", crate::engine::TOK_RULE).unwrap();
+        let scanner = crate::Scanner::new(&set).unwrap();
+        let mut cell = String::new();
+        for i in 0..200 {
+            cell.push_str(&format!("w{i} \"\"q\"\" "));
+            if i % 50 == 7 {
+                cell.push_str(&format!(" tok_abcdefgh{i:08} "));
+            }
+        }
+        let data = format!("id,note\n1,\"{cell}\"\n2,\"x \"\"tok_abcdefgh00000999\"\"\"\n");
+        let (out, _) = crate::scan::scan_bytes_as(
+            "d.csv".into(),
+            data.as_bytes(),
+            crate::format::Format::Csv,
+            &scanner,
+            &crate::ScanOptions::default(),
+        );
+        let got: Vec<(usize, usize)> = out[0]
+            .findings
+            .iter()
+            .map(|f| (f.start as usize, f.end as usize))
+            .collect();
+        let want: Vec<(usize, usize)> = data
+            .match_indices("tok_")
+            .map(|(at, _)| (at, at + 20))
+            .collect();
+        assert_eq!(want.len(), 5);
+        assert_eq!(got, want);
+        assert_eq!(out[0].findings[4].record, Some(1));
+        assert_eq!(out[0].warnings.len(), 1, "{:?}", out[0].warnings);
+        assert!(out[0].warnings[0].starts_with("1 quoted cell(s) with more than 64"));
     }
 
     #[test]

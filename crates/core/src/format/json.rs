@@ -88,11 +88,7 @@ pub(crate) struct Tokenizer<'a> {
     pub(crate) capped_strings: u64,
 }
 
-/// Escapes decoded per JSON string: each costs a few dozen bytes of offset map,
-/// so a string of hundreds of megabytes of `\n` would otherwise take gigabytes.
-/// Past this many, the rest of the string is scanned as written (escapes and
-/// all), and the file gets a warning.
-pub(crate) const MAX_DECODED_ESCAPES: usize = if cfg!(test) { 64 } else { 1 << 20 };
+use crate::format::MAX_DECODED_ESCAPES;
 
 /// The warning for `n` strings whose escapes were decoded only in part.
 pub(crate) fn capped_warning(n: u64) -> String {

@@ -243,6 +243,12 @@ pub fn strip_compression_ext(name: &str) -> String {
     name.to_string()
 }
 
+/// Escapes decoded per value (a JSON string, a quoted CSV cell): each costs a few
+/// dozen bytes of offset map, so a value of hundreds of megabytes of `\n` or `""`
+/// would otherwise take gigabytes. Past this many, the rest of the value is
+/// scanned as written (escapes and all), and the file gets a warning.
+pub(crate) const MAX_DECODED_ESCAPES: usize = if cfg!(test) { 64 } else { 1 << 20 };
+
 /// One piece of an [`OffsetMap::Runs`] map: decoded bytes from `decoded` up to the
 /// next run's `decoded` came from raw bytes from `raw` up to the next run's `raw`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
