@@ -1854,56 +1854,45 @@ mod tests {
 
     #[test]
     fn a_json_line_longer_than_a_chunk_loses_no_value_at_the_cuts() {
-        // Records around one record of ~40 chunks whose tokens sit at every
-        // offset modulo the chunk size, so the cuts fall inside many of them.
+        // Records around one record of ~40 chunks whose tokens sit at many
+        // offsets modulo the chunk size, so the cuts fall inside many of them.
         let scanner = tok_scanner();
         let chunk = 4096;
-        let mut long = String::from("{\"text\": \"");
-        let mut i = 0;
-        while long.len() < 40 * chunk {
-            long.push_str(&"w".repeat(i % 41));
-            long.push_str(&format!(" tok_abcdefgh{i:08} "));
-            i += 1;
-        }
-        long.push_str("\"}");
-        let mut data = token_lines(30);
-        data.push(b'\n');
-        data.extend_from_slice(long.as_bytes());
-        data.push(b'\n');
-        data.extend_from_slice(&token_lines(30));
+        let (data, record, tokens) = lines_with_long_record(40 * chunk);
         let opts = |chunk_size| ScanOptions {
             chunk_size,
             ..ScanOptions::default()
         };
         let whole = scan_bytes("d.jsonl".into(), &data, &scanner, &opts(1 << 30)).0;
-        let key = |o: &FileOutcome| -> Vec<(u64, u64, u64, u64, Option<u64>)> {
+        let in_record = |o: &FileOutcome| {
             o.findings
                 .iter()
-                .map(|f| (f.start, f.end, f.line, f.column, f.record))
-                .collect()
+                .filter(|f| f.record == Some(record))
+                .count()
         };
-        let in_long = |o: &FileOutcome| o.findings.iter().filter(|f| f.record == Some(30)).count();
-        assert_eq!(in_long(&whole[0]), i);
-        assert!(whole[0].findings.len() > i);
+        assert_eq!(in_record(&whole[0]), tokens);
+        assert!(whole[0].findings.len() > tokens);
         for threads in [1, 2] {
             let cut = scan_on(threads, "d.jsonl", &data, &scanner, &opts(chunk));
-            assert_eq!(key(&cut[0]), key(&whole[0]), "{threads} threads");
+            assert_eq!(placed(&cut[0]), placed(&whole[0]), "{threads} threads");
             let long_record: Vec<_> = cut[0]
                 .findings
                 .iter()
-                .filter(|f| f.record == Some(30))
+                .filter(|f| f.record == Some(record))
                 .collect();
-            assert_eq!(long_record.len(), i);
+            assert_eq!(long_record.len(), tokens);
             assert!(long_record
                 .iter()
-                .all(|f| f.field.is_none() && f.line == 31));
+                .all(|f| f.field.is_none() && f.line == record + 1));
             let notes: Vec<&String> = cut[0]
                 .warnings
                 .iter()
                 .filter(|w| !w.contains("malformed"))
                 .collect();
             assert_eq!(notes.len(), 1, "{:?}", cut[0].warnings);
-            assert!(notes[0].starts_with("record 30: line longer than the chunk size"));
+            assert!(
+                notes[0].starts_with(&format!("record {record}: line longer than the chunk size"))
+            );
             // the malformed lines of token_lines are the only malformed records
             assert_eq!(
                 cut[0].warnings.len() - 1,
@@ -1912,6 +1901,14 @@ mod tests {
                 cut[0].warnings
             );
         }
+    }
+
+    /// (start, end, line, column, record) of every finding.
+    fn placed(o: &FileOutcome) -> Vec<(u64, u64, u64, u64, Option<u64>)> {
+        o.findings
+            .iter()
+            .map(|f| (f.start, f.end, f.line, f.column, f.record))
+            .collect()
     }
 
     /// JSON Lines around one record of about `size` bytes whose tokens sit at
@@ -1942,12 +1939,6 @@ mod tests {
         let scanner = tok_scanner();
         let (data, record, tokens) = lines_with_long_record(100_000);
         assert!(data.len() < MAX_LINE_CARRY);
-        let key = |o: &FileOutcome| -> Vec<(u64, u64, u64, u64, Option<u64>)> {
-            o.findings
-                .iter()
-                .map(|f| (f.start, f.end, f.line, f.column, f.record))
-                .collect()
-        };
         let plain = scan_bytes("d.jsonl".into(), &data, &scanner, &ScanOptions::default()).0;
         let in_record = |o: &FileOutcome| {
             o.findings
@@ -1963,7 +1954,7 @@ mod tests {
         let packed = gzip(&data);
         for threads in [1, 2] {
             let got = scan_on(threads, "d.jsonl.gz", &packed, &scanner, &opts);
-            assert_eq!(key(&got[0]), key(&plain[0]), "{threads} threads");
+            assert_eq!(placed(&got[0]), placed(&plain[0]), "{threads} threads");
             let notes = got[0]
                 .warnings
                 .iter()
@@ -1979,52 +1970,33 @@ mod tests {
         // ordinary ones, gzipped: scanned as text as it comes, with the same
         // findings, lines, columns and records as the plain file.
         let scanner = tok_scanner();
-        let mut long = String::from("{\"text\": \"");
-        let mut i = 0;
-        while long.len() < 4 * MAX_LINE_CARRY {
-            long.push_str(&"w".repeat(i % 53));
-            long.push_str(&format!(" tok_abcdefgh{i:08} "));
-            i += 1;
-        }
-        long.push_str("\"}");
-        let mut data = token_lines(40);
-        data.push(b'\n');
-        data.extend_from_slice(long.as_bytes());
-        data.push(b'\n');
-        data.extend_from_slice(&token_lines(40));
+        let (data, record, tokens) = lines_with_long_record(4 * MAX_LINE_CARRY);
         let opts = ScanOptions {
             chunk_size: 1024,
             ..ScanOptions::default()
         };
-        let key = |o: &FileOutcome| -> Vec<(u64, u64, u64, u64, Option<u64>)> {
-            o.findings
-                .iter()
-                .map(|f| (f.start, f.end, f.line, f.column, f.record))
-                .collect()
-        };
-        let whole = ScanOptions::default();
-        let plain = scan_bytes("d.jsonl".into(), &data, &scanner, &whole).0;
+        let plain = scan_bytes("d.jsonl".into(), &data, &scanner, &ScanOptions::default()).0;
         assert_eq!(
             plain[0]
                 .findings
                 .iter()
-                .filter(|f| f.record == Some(40))
+                .filter(|f| f.record == Some(record))
                 .count(),
-            i
+            tokens
         );
         let packed = gzip(&data);
         for threads in [1, 2] {
             let got = scan_on(threads, "d.jsonl.gz", &packed, &scanner, &opts);
             assert_eq!(got[0].status, FileStatus::Scanned);
             assert_eq!(got[0].bytes, data.len() as u64);
-            assert_eq!(key(&got[0]), key(&plain[0]), "{threads} threads");
+            assert_eq!(placed(&got[0]), placed(&plain[0]), "{threads} threads");
             let notes: Vec<&String> = got[0]
                 .warnings
                 .iter()
                 .filter(|w| w.contains("line longer than"))
                 .collect();
             assert_eq!(notes.len(), 1, "{:?}", got[0].warnings);
-            assert!(notes[0].starts_with("record 40: "));
+            assert!(notes[0].starts_with(&format!("record {record}: ")));
         }
     }
 
