@@ -240,10 +240,8 @@ impl SeparatorWindow {
 /// `8 * limit` bytes on each side. (The reference for [`SeparatorWindow`].)
 #[cfg(test)]
 fn separators_around(hay: &[u8], at: usize, limit: u32) -> u32 {
-    let run = run_around(hay, at, 8 * limit as usize, |b| {
-        is_hex(b) || b == b':' || b == b'-'
-    });
-    let seps = hay[run].iter().filter(|&&b| b == b':' || b == b'-').count();
+    let run = run_around(hay, at, 8 * limit as usize, is_hex_run_byte);
+    let seps = hay[run].iter().filter(|&&b| is_separator(b)).count();
     (seps as u32).min(limit)
 }
 

@@ -496,9 +496,7 @@ mod tests {
     fn a_cell_with_more_doubled_quotes_than_are_decoded_is_scanned_as_written_past_them() {
         // MAX_DECODED_ESCAPES is 64 in tests: tokens before and after the 64th
         // doubled quote of one cell are found at their raw offsets.
-        let mut set = crate::RuleSet::builtin().unwrap();
-        set.add_str("t.toml", crate::engine::TOK_RULE).unwrap();
-        let scanner = crate::Scanner::new(&set).unwrap();
+        let scanner = crate::engine::scanner_with(crate::engine::TOK_RULE);
         let mut cell = String::new();
         for i in 0..200 {
             cell.push_str(&format!("w{i} \"\"q\"\" "));

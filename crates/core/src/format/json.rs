@@ -277,6 +277,7 @@ impl<'a> Tokenizer<'a> {
         let start = self.pos;
         let mut i = start + 1;
         let mut escaped = false;
+        let mut capped = false;
         self.escapes.clear();
         loop {
             let Some(k) = memchr::memchr2(b'"', b'\\', &self.b[i.min(self.end)..self.end]) else {
@@ -290,10 +291,9 @@ impl<'a> Tokenizer<'a> {
             escaped = true;
             if self.escapes.len() < MAX_DECODED_ESCAPES {
                 self.escapes.push(j);
-            } else if self.escapes.len() == MAX_DECODED_ESCAPES {
+            } else if !capped {
+                capped = true;
                 self.capped_strings += 1;
-                // (counted once per string: one past the limit marks it)
-                self.escapes.push(usize::MAX);
             }
             match self.b[..self.end].get(j + 1) {
                 Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i = j + 2,
@@ -381,8 +381,7 @@ pub(crate) fn decode_into(b: &[u8], content: Range<usize>, view: &mut ViewBuilde
 /// Adds the decoded form of the escapes at `escapes` (backslash offsets found by
 /// the tokenizer, so no second search is needed) to `view`.
 pub(crate) fn decode_escapes(b: &[u8], escapes: &[usize], end: usize, view: &mut ViewBuilder<'_>) {
-    // (a string with more escapes than are decoded ends its list with usize::MAX)
-    for &j in escapes.iter().take(MAX_DECODED_ESCAPES) {
+    for &j in escapes {
         let (len, bytes, n) = escape_at(b, j, end);
         if len > 0 {
             view.replace(j..j + len, &bytes[..n]);
@@ -1099,9 +1098,7 @@ mod tests {
             assert_eq!(&doc[f.2 as usize..f.3 as usize].len(), &12);
         }
         assert_eq!(found[4].1.as_deref(), Some("/b"));
-        let mut set = crate::RuleSet::builtin().unwrap();
-        set.add_str("t.toml", crate::engine::TOK_RULE).unwrap();
-        let scanner = crate::Scanner::new(&set).unwrap();
+        let scanner = crate::engine::scanner_with(crate::engine::TOK_RULE);
         let (out, _) = crate::scan::scan_bytes_as(
             "d.json".into(),
             doc.as_bytes(),

@@ -116,10 +116,8 @@ pub(crate) fn scan_lines_from(
         }
     }
     out.malformed = malformed;
-    // Parts of one long line may both find a match that crosses their cut.
-    out.hits.sort_by_key(|h| (h.m.start, h.m.end, h.m.rule));
-    out.hits
-        .dedup_by(|b, a| (a.m.start, a.m.end, a.m.rule) == (b.m.start, b.m.end, b.m.rule));
+    // (Parts of one long line may both find a match that crosses their cut: the
+    // callers' `sort_hits` orders the hits and merges those.)
     (out, newlines)
 }
 
@@ -183,7 +181,8 @@ fn scan_long_line_part(
 ) -> FormatOutput {
     let mut out = FormatOutput::default();
     if part.start == line_start {
-        out.warnings.push(long_line_warning(record, ctx.chunk_size));
+        out.warnings
+            .push(chunk_long_line_warning(record, ctx.chunk_size));
     }
     let map = OffsetMap::Identity { base: 0 };
     for m in ctx.scan_range(bytes, part, &mut out.stats) {
@@ -194,10 +193,18 @@ fn scan_long_line_part(
     out
 }
 
-/// The warning for a JSON line scanned as text in parts.
-pub(crate) fn long_line_warning(record: u64, chunk_size: usize) -> String {
+/// The warning for a JSON line longer than `limit`, scanned as text in parts.
+pub(crate) fn long_line_warning(record: u64, limit: &str) -> String {
     format!(
-        "record {record}: line longer than the chunk size ({chunk_size} bytes, --chunk-size); scanned as plain text in parts (no field paths; JSON escapes not decoded)"
+        "record {record}: line longer than {limit}; scanned as plain text in parts (no field paths; JSON escapes not decoded)"
+    )
+}
+
+/// [`long_line_warning`] for a line cut by chunks of `chunk_size`.
+pub(crate) fn chunk_long_line_warning(record: u64, chunk_size: usize) -> String {
+    long_line_warning(
+        record,
+        &format!("the chunk size ({chunk_size} bytes, --chunk-size)"),
     )
 }
 

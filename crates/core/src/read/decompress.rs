@@ -22,7 +22,7 @@ pub fn decompress(
     let mut spill = Spill::new(SPILL_AT);
     stream.read_rest(&mut spill)?;
     *remaining -= stream.total();
-    spill.finish().map_err(|e| ReadError::Spill(e.to_string()))
+    spill.finish().map_err(ReadError::spill)
 }
 
 /// A compressed stream decompressed block by block under [`Limits`], so that a
@@ -100,9 +100,7 @@ impl<'a> Stream<'a> {
             if self.fill(&mut block, BLOCK)? == 0 {
                 return Ok(());
             }
-            spill
-                .write(&block)
-                .map_err(|e| ReadError::Spill(e.to_string()))?;
+            spill.write(&block).map_err(ReadError::spill)?;
         }
     }
 }
@@ -208,13 +206,11 @@ pub(crate) fn read_limited(
         if read_some(&mut reader, &mut block, usize::MAX, format)? == 0 {
             break;
         }
-        spill
-            .write(&block)
-            .map_err(|e| ReadError::Spill(e.to_string()))?;
+        spill.write(&block).map_err(ReadError::spill)?;
         limit.check(spill.len())?;
     }
     *remaining -= spill.len();
-    spill.finish().map_err(|e| ReadError::Spill(e.to_string()))
+    spill.finish().map_err(ReadError::spill)
 }
 
 #[cfg(test)]

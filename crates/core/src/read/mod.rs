@@ -120,6 +120,13 @@ pub enum ReadError {
     Spill(String),
 }
 
+impl ReadError {
+    /// A [`Spill`] that failed, as the error of the stream or member it held.
+    pub(crate) fn spill(e: std::io::Error) -> Self {
+        ReadError::Spill(e.to_string())
+    }
+}
+
 /// Files at least this large are memory-mapped by default.
 pub const DEFAULT_MMAP_THRESHOLD: u64 = 1 << 20;
 /// Bytes looked at to decide whether a file is binary.

@@ -638,7 +638,7 @@ impl<'s> Layer<'s> {
                     };
                     if lines && (range.start == 0 || bytes[range.start - 1] == b'\n') {
                         out.warnings
-                            .push(format::jsonl::long_line_warning(base, ctx.chunk_size));
+                            .push(format::jsonl::chunk_long_line_warning(base, ctx.chunk_size));
                     }
                     (out, matches)
                 } else {
@@ -747,19 +747,11 @@ impl<'s> Layer<'s> {
         // Other formats are scanned whole: past `read::SPILL_AT` bytes, from a
         // mapped temporary file rather than the heap.
         let mut whole = read::Spill::new(read::SPILL_AT);
-        let held = whole
-            .write(&head)
-            .map_err(|e| ReadError::Spill(e.to_string()))
-            .and_then(|()| {
-                drop(head);
-                if ended {
-                    return Ok(());
-                }
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    stream.read_rest(&mut whole)
-                }))
-                .unwrap_or_else(|_| Err(decoder_panicked(fmt)))
-            });
+        let mut held = whole.write(&head).map_err(ReadError::spill);
+        drop(head);
+        if held.is_ok() && !ended {
+            held = guarded(fmt, || stream.read_rest(&mut whole));
+        }
         if let Err(e) = held {
             return self.done(FileOutcome::error(path, e.to_string()));
         }
@@ -870,9 +862,9 @@ impl<'s> Layer<'s> {
                 // A line this long is scanned as text from here on, keeping only
                 // what its next candidates can reach.
                 if parts.warnings.len() < format::jsonl::MAX_WARNINGS {
-                    parts.warnings.push(format!(
-                        "record {}: line longer than {} bytes in a compressed stream; scanned as plain text in parts (no field paths; JSON escapes not decoded)",
-                        parts.records, MAX_LINE_CARRY
+                    parts.warnings.push(format::jsonl::long_line_warning(
+                        parts.records,
+                        &format!("{MAX_LINE_CARRY} bytes in a compressed stream"),
                     ));
                 }
                 let start = parts.offset as usize;
@@ -982,12 +974,12 @@ impl<'s> Layer<'s> {
                 rest = Some(spill);
             }
         });
-        let mut failed = failed.or_else(|| held_failed.map(|e| ReadError::Spill(e.to_string())));
+        let mut failed = failed.or_else(|| held_failed.map(ReadError::spill));
         // The last rows (without a newline, or the rest read whole).
         if failed.is_none() {
             match rest.map(read::Spill::finish) {
                 Some(Ok(rest)) => scan(&rest),
-                Some(Err(e)) => failed = Some(ReadError::Spill(e.to_string())),
+                Some(Err(e)) => failed = Some(ReadError::spill(e)),
                 None if !carry.is_empty() => scan(&carry),
                 None => {}
             }
@@ -1151,16 +1143,18 @@ fn guarded_fill(
     into: &mut Vec<u8>,
     want: usize,
 ) -> Result<usize, ReadError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| stream.fill(into, want)))
-        .unwrap_or_else(|_| Err(decoder_panicked(fmt)))
+    guarded(fmt, || stream.fill(into, want))
 }
 
-/// The error of a decoder that panicked on hostile input.
-fn decoder_panicked(fmt: Format) -> ReadError {
-    ReadError::Corrupt {
-        format: decompress::format_name(fmt),
-        message: "decoder failed on malformed input".into(),
-    }
+/// Runs `read` on a decoder of `fmt`; a decoder that panics on hostile input is an
+/// error for this input, not the end of the run.
+fn guarded<T>(fmt: Format, read: impl FnOnce() -> Result<T, ReadError>) -> Result<T, ReadError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|_| {
+        Err(ReadError::Corrupt {
+            format: decompress::format_name(fmt),
+            message: "decoder failed on malformed input".into(),
+        })
+    })
 }
 
 /// Decoded blocks of a stream of `block` bytes: the decoding runs on a thread of
@@ -1864,13 +1858,7 @@ mod tests {
             ..ScanOptions::default()
         };
         let whole = scan_bytes("d.jsonl".into(), &data, &scanner, &opts(1 << 30)).0;
-        let in_record = |o: &FileOutcome| {
-            o.findings
-                .iter()
-                .filter(|f| f.record == Some(record))
-                .count()
-        };
-        assert_eq!(in_record(&whole[0]), tokens);
+        assert_eq!(in_record(&whole[0], record), tokens);
         assert!(whole[0].findings.len() > tokens);
         for threads in [1, 2] {
             let cut = scan_on(threads, "d.jsonl", &data, &scanner, &opts(chunk));
@@ -1901,6 +1889,14 @@ mod tests {
                 cut[0].warnings
             );
         }
+    }
+
+    /// The findings of `record`.
+    fn in_record(o: &FileOutcome, record: u64) -> usize {
+        o.findings
+            .iter()
+            .filter(|f| f.record == Some(record))
+            .count()
     }
 
     /// (start, end, line, column, record) of every finding.
@@ -1940,13 +1936,7 @@ mod tests {
         let (data, record, tokens) = lines_with_long_record(100_000);
         assert!(data.len() < MAX_LINE_CARRY);
         let plain = scan_bytes("d.jsonl".into(), &data, &scanner, &ScanOptions::default()).0;
-        let in_record = |o: &FileOutcome| {
-            o.findings
-                .iter()
-                .filter(|f| f.record == Some(record))
-                .count()
-        };
-        assert_eq!(in_record(&plain[0]), tokens);
+        assert_eq!(in_record(&plain[0], record), tokens);
         let opts = ScanOptions {
             chunk_size: 1024,
             ..ScanOptions::default()
@@ -1976,14 +1966,7 @@ mod tests {
             ..ScanOptions::default()
         };
         let plain = scan_bytes("d.jsonl".into(), &data, &scanner, &ScanOptions::default()).0;
-        assert_eq!(
-            plain[0]
-                .findings
-                .iter()
-                .filter(|f| f.record == Some(record))
-                .count(),
-            tokens
-        );
+        assert_eq!(in_record(&plain[0], record), tokens);
         let packed = gzip(&data);
         for threads in [1, 2] {
             let got = scan_on(threads, "d.jsonl.gz", &packed, &scanner, &opts);
