@@ -81,7 +81,7 @@ def corpus_tar(path):
             for name in sorted(os.listdir(src)):
                 t.add(os.path.join(src, name), arcname=f"{i}/{name}")
 
-def parquet_one_group(path):
+def parquet_one_group(path, compression="none"):
     # one row group of ~220 MB, no compression: each column chunk as large as it
     # gets (pyarrow writes it; `pip install pyarrow`)
     import pyarrow as pa, pyarrow.parquet as pq
@@ -91,7 +91,7 @@ def parquet_one_group(path):
             texts.extend(line.strip() for line in f)
     texts = [f"{i} {t}" for i, t in enumerate(texts * 4)]
     table = pa.table({"id": list(range(len(texts))), "text": texts})
-    pq.write_table(table, path, row_group_size=len(texts), compression="none",
+    pq.write_table(table, path, row_group_size=len(texts), compression=compression,
                    use_dictionary=False)
 
 csv21 = make("people.csv", people)
@@ -109,6 +109,8 @@ cases = [
 try:
     cases.append(("223 MB Parquet, one row group, uncompressed",
                   make("one-group.parquet", parquet_one_group), ["2"]))
+    cases.append(("the same row group, snappy",
+                  make("one-group-snappy.parquet", lambda p: parquet_one_group(p, "snappy")), ["2"]))
 except ImportError:
     print("(no pyarrow: the Parquet row is skipped)", file=sys.stderr)
 print("| input | build | threads | time | peak anon |")
