@@ -3,6 +3,8 @@
 
 use std::ops::Range;
 
+use regex_syntax::hir::{Class, Hir, HirKind};
+
 use crate::rules::Anchor;
 
 #[derive(Debug, Default)]
@@ -23,6 +25,10 @@ struct DigitRule {
     letter_after: bool,
     min_dots: u32,
     min_word: u32,
+    /// Fewest digits in a row in any match of the rule's regex: a run whose longest
+    /// group of digits is shorter cannot hold a match (`0-12-7-99` for a rule that
+    /// needs four digits in a row somewhere).
+    in_a_row: u32,
 }
 
 /// Separators allowed between the digits of one run.
@@ -35,7 +41,9 @@ fn is_hex(b: u8) -> bool {
 }
 
 impl AnchorRules {
-    pub(super) fn add(&mut self, rule: u32, anchor: Anchor) {
+    /// Adds a rule; `in_a_row` is the fewest ASCII digits in a row its regex
+    /// matches (see [`fewest_digits_in_a_row`]; 0 when unknown).
+    pub(super) fn add(&mut self, rule: u32, anchor: Anchor, in_a_row: u32) {
         match anchor {
             Anchor::At => self.at.push(rule),
             Anchor::Digits {
@@ -52,6 +60,7 @@ impl AnchorRules {
                     letter_after,
                     min_dots,
                     min_word,
+                    in_a_row,
                 };
                 // Kept sorted by `min`, so that a run stops at the first rule it is
                 // too short for (most runs are a few digits; 60 rules ask for more).
@@ -61,6 +70,17 @@ impl AnchorRules {
             Anchor::HexSeparator => self.hex_sep.push((rule, 0)),
             Anchor::HexRun { min_separators } => self.hex_sep.push((rule, min_separators)),
         }
+    }
+
+    /// Drops the digits-in-a-row gate of every rule (tests compare findings with
+    /// and without it); returns how many rules had one.
+    #[cfg(test)]
+    pub(super) fn forget_digits_in_a_row(&mut self) -> usize {
+        let gated = self.digits.iter().filter(|d| d.in_a_row > 0).count();
+        for d in &mut self.digits {
+            d.in_a_row = 0;
+        }
+        gated
     }
 
     /// Calls `f(rule, span)` for every anchor that starts in `block`.
@@ -105,7 +125,7 @@ impl AnchorRules {
         if !self.digits.is_empty() {
             let min_all = self.digits[0].min;
             let longest_word = self.digits.iter().map(|d| d.min_word).max().unwrap_or(0);
-            for_each_digit_run(hay, block, |run, count| {
+            for_each_digit_run(hay, block, |run, count, in_a_row| {
                 if count < min_all {
                     return;
                 }
@@ -116,6 +136,9 @@ impl AnchorRules {
                 for d in &self.digits {
                     if count < d.min {
                         break;
+                    }
+                    if in_a_row < d.in_a_row {
+                        continue;
                     }
                     if d.min_dots > 0
                         && *dots.get_or_insert_with(|| {
@@ -148,6 +171,235 @@ impl AnchorRules {
             });
         }
     }
+}
+
+/// What a piece of a regex says about digits in a row, over all its matches
+/// (lower bounds).
+#[derive(Debug, Clone, Copy)]
+struct DigitRuns {
+    /// Every match is ASCII digits only, at least this many (`None`: some match
+    /// holds another byte).
+    all: Option<u32>,
+    /// Fewest digits every match starts with, ends with, and holds in a row.
+    leading: u32,
+    trailing: u32,
+    in_a_row: u32,
+}
+
+impl DigitRuns {
+    fn digits(n: u32) -> Self {
+        DigitRuns {
+            all: Some(n),
+            leading: n,
+            trailing: n,
+            in_a_row: n,
+        }
+    }
+
+    /// Nothing known: may hold other bytes anywhere.
+    const MIXED: DigitRuns = DigitRuns {
+        all: None,
+        leading: 0,
+        trailing: 0,
+        in_a_row: 0,
+    };
+
+    /// This piece followed by `next`.
+    fn then(self, next: DigitRuns) -> DigitRuns {
+        DigitRuns {
+            all: self.all.zip(next.all).map(|(a, b)| a.saturating_add(b)),
+            leading: match self.all {
+                Some(n) => n.saturating_add(next.leading),
+                None => self.leading,
+            },
+            trailing: match next.all {
+                Some(n) => self.trailing.saturating_add(n),
+                None => next.trailing,
+            },
+            in_a_row: self
+                .in_a_row
+                .max(next.in_a_row)
+                .max(self.trailing.saturating_add(next.leading)),
+        }
+    }
+
+    /// Either this piece or `other`.
+    fn or(self, other: DigitRuns) -> DigitRuns {
+        DigitRuns {
+            all: match (self.all, other.all) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                _ => None,
+            },
+            leading: self.leading.min(other.leading),
+            trailing: self.trailing.min(other.trailing),
+            in_a_row: self.in_a_row.min(other.in_a_row),
+        }
+    }
+}
+
+fn digit_runs(hir: &Hir) -> DigitRuns {
+    let is_digits = |lo: u32, hi: u32| lo >= u32::from(b'0') && hi <= u32::from(b'9');
+    match hir.kind() {
+        // Zero-width: the digits on both sides are next to each other.
+        HirKind::Empty | HirKind::Look(_) => DigitRuns::digits(0),
+        HirKind::Literal(lit) => lit.0.iter().fold(DigitRuns::digits(0), |acc, &b| {
+            acc.then(if b.is_ascii_digit() {
+                DigitRuns::digits(1)
+            } else {
+                DigitRuns::MIXED
+            })
+        }),
+        HirKind::Class(class) => {
+            let digits_only = match class {
+                Class::Unicode(c) => {
+                    !c.ranges().is_empty()
+                        && c.ranges()
+                            .iter()
+                            .all(|r| is_digits(r.start().into(), r.end().into()))
+                }
+                Class::Bytes(c) => {
+                    !c.ranges().is_empty()
+                        && c.ranges()
+                            .iter()
+                            .all(|r| is_digits(r.start().into(), r.end().into()))
+                }
+            };
+            if digits_only {
+                DigitRuns::digits(1)
+            } else {
+                DigitRuns::MIXED
+            }
+        }
+        HirKind::Capture(cap) => digit_runs(&cap.sub),
+        HirKind::Repetition(rep) => {
+            let sub = digit_runs(&rep.sub);
+            match (rep.min, sub.all) {
+                (_, Some(n)) => DigitRuns::digits(n.saturating_mul(rep.min)),
+                // Possibly empty and possibly other bytes: nothing is known.
+                (0, None) => DigitRuns::MIXED,
+                (1, None) => sub,
+                // Two copies or more: one's trailing digits meet the next's leading.
+                (_, None) => DigitRuns {
+                    in_a_row: sub.in_a_row.max(sub.trailing.saturating_add(sub.leading)),
+                    ..sub
+                },
+            }
+        }
+        HirKind::Concat(parts) => parts
+            .iter()
+            .fold(DigitRuns::digits(0), |acc, p| acc.then(digit_runs(p))),
+        HirKind::Alternation(alts) => alts
+            .iter()
+            .map(digit_runs)
+            .reduce(DigitRuns::or)
+            .unwrap_or(DigitRuns::MIXED),
+    }
+}
+
+/// Whether a piece of a regex can put something between two of its digits that
+/// ends a digit run (see [`for_each_digit_run`]): a byte that is neither a digit
+/// nor a run separator, or separators repeated more than twice.
+#[derive(Debug, Clone, Copy, Default)]
+struct Breaks {
+    /// Some match may hold a digit.
+    digit: bool,
+    /// Some match may hold a byte that ends a run.
+    other: bool,
+    /// Some match may hold such a byte between two digits.
+    inside: bool,
+}
+
+impl Breaks {
+    fn of_byte(b: u8) -> Self {
+        Breaks {
+            digit: b.is_ascii_digit(),
+            other: !b.is_ascii_digit() && !is_digit_sep(b),
+            inside: false,
+        }
+    }
+
+    fn of_bytes(bytes: impl IntoIterator<Item = u8>) -> Self {
+        bytes
+            .into_iter()
+            .map(Breaks::of_byte)
+            .fold(Breaks::default(), |a, b| Breaks {
+                digit: a.digit || b.digit,
+                other: a.other || b.other,
+                inside: false,
+            })
+    }
+
+    /// A sequence of pieces, conservatively: a piece that may end a run counts as
+    /// lying between digits when digits may come on both sides, or when it may
+    /// hold digits itself and another piece has some.
+    fn sequence(parts: impl IntoIterator<Item = Breaks>) -> Self {
+        let mut out = Breaks::default();
+        // A digit, then something that may end a run, has been seen.
+        let mut digit_then_other = false;
+        for x in parts {
+            out.inside |= x.inside || x.digit && (digit_then_other || out.digit && x.other);
+            digit_then_other |= (x.digit || out.digit) && x.other;
+            out.digit |= x.digit;
+            out.other |= x.other;
+        }
+        out
+    }
+}
+
+fn breaks(hir: &Hir) -> Breaks {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => Breaks::default(),
+        HirKind::Literal(lit) => Breaks::sequence(lit.0.iter().map(|&b| Breaks::of_byte(b))),
+        // Classes are judged by their ASCII part: any non-ASCII member ends a run.
+        HirKind::Class(Class::Bytes(c)) => {
+            let mut x = Breaks::of_bytes(c.iter().flat_map(|r| r.start()..=r.end()));
+            x.other |= c.ranges().last().is_some_and(|r| r.end() > 0x7F);
+            x
+        }
+        HirKind::Class(Class::Unicode(c)) => {
+            let mut x = Breaks::of_bytes(
+                c.iter()
+                    .filter(|r| u32::from(r.start()) < 0x80)
+                    .flat_map(|r| r.start() as u8..=(u32::from(r.end()).min(0x7F) as u8)),
+            );
+            x.other |= c.ranges().last().is_some_and(|r| u32::from(r.end()) > 0x7F);
+            x
+        }
+        HirKind::Capture(cap) => breaks(&cap.sub),
+        HirKind::Repetition(rep) => {
+            let sub = breaks(&rep.sub);
+            let many = rep.max.is_none_or(|m| m > 1);
+            // Separators repeated: three in a row end a run.
+            let seps = rep.max.is_none_or(|m| m > 2) && !sub.digit;
+            Breaks {
+                other: sub.other || seps,
+                // Copies in a row: one's digits, the next one's other bytes.
+                inside: sub.inside || many && sub.digit && sub.other,
+                ..sub
+            }
+        }
+        HirKind::Concat(parts) => Breaks::sequence(parts.iter().map(breaks)),
+        HirKind::Alternation(alts) => {
+            alts.iter()
+                .map(breaks)
+                .fold(Breaks::default(), |a, b| Breaks {
+                    digit: a.digit || b.digit,
+                    other: a.other || b.other,
+                    inside: a.inside || b.inside,
+                })
+        }
+    }
+}
+
+/// The fewest ASCII digits in a row that every match of `hir` holds, when all the
+/// digits of every match lie in one digit run (else 0). A lower bound: a class
+/// with any other byte, an optional or alternative piece count as breaking the
+/// row. A digit run with fewer digits in a row than this cannot hold a match.
+pub(crate) fn fewest_digits_in_a_row(hir: &Hir) -> u32 {
+    if breaks(hir).inside {
+        return 0;
+    }
+    digit_runs(hir).in_a_row
 }
 
 /// The run of bytes matching `part` around `hay[at]`, looking at no more than
@@ -256,17 +508,22 @@ fn word_len(hay: &[u8], at: usize, limit: usize) -> usize {
 
 /// Finds maximal runs that start and end with an ASCII digit, where digits may be
 /// separated by at most two separator bytes, and that *start* in `block` (a run may
-/// extend past the block). Calls `f(run, digit_count)`.
+/// extend past the block). Calls `f(run, digit_count, longest_group)`, where
+/// `longest_group` is the most digits in a row in the run.
 pub(super) fn for_each_digit_run(
     hay: &[u8],
     block: Range<usize>,
-    mut f: impl FnMut(Range<usize>, u32),
+    mut f: impl FnMut(Range<usize>, u32, u32),
 ) {
     let mut i = block.start;
-    // A run that started before the block belongs to the previous block.
-    if i > 0 && hay[i - 1].is_ascii_digit() {
-        while i < hay.len() && hay[i].is_ascii_digit() {
-            i += 1;
+    // A run that started before the block belongs to the previous block, which
+    // reports all of it: skip to its end. (The last digit before the block, if
+    // at most two separators away, is in that run.)
+    let before = &hay[block.start.saturating_sub(3)..block.start];
+    if let Some(k) = before.iter().rposition(u8::is_ascii_digit) {
+        if before[k + 1..].iter().all(|&b| is_digit_sep(b)) {
+            let digit = block.start - before.len() + k;
+            i = i.max(extend_digit_run(hay, digit).0);
         }
     }
     while i < block.end {
@@ -275,28 +532,36 @@ pub(super) fn for_each_digit_run(
             continue;
         }
         let start = i;
-        let mut last_digit_end = i;
-        let mut count = 0u32;
-        let mut j = i;
-        loop {
-            while j < hay.len() && hay[j].is_ascii_digit() {
-                j += 1;
-                count += 1;
-            }
-            last_digit_end = last_digit_end.max(j);
-            // up to two separators, then a digit, continue the run
-            let mut k = j;
-            while k < hay.len() && k - j < 2 && is_digit_sep(hay[k]) {
-                k += 1;
-            }
-            if k > j && k < hay.len() && hay[k].is_ascii_digit() {
-                j = k;
-                continue;
-            }
-            break;
+        let (end, count, longest) = extend_digit_run(hay, i);
+        f(start..end, count, longest);
+        i = end.max(start + 1);
+    }
+}
+
+/// The run from the digit at `hay[start]` on: its end (after its last digit), its
+/// digits, and the most digits in a row.
+fn extend_digit_run(hay: &[u8], start: usize) -> (usize, u32, u32) {
+    let mut count = 0u32;
+    let mut longest = 0u32;
+    let mut j = start;
+    loop {
+        let group = j;
+        while j < hay.len() && hay[j].is_ascii_digit() {
+            j += 1;
         }
-        f(start..last_digit_end, count);
-        i = last_digit_end.max(start + 1);
+        let n = (j - group) as u32;
+        count += n;
+        longest = longest.max(n);
+        // up to two separators, then a digit, continue the run
+        let mut k = j;
+        while k < hay.len() && k - j < 2 && is_digit_sep(hay[k]) {
+            k += 1;
+        }
+        if k > j && k < hay.len() && hay[k].is_ascii_digit() {
+            j = k;
+            continue;
+        }
+        return (j, count, longest);
     }
 }
 
@@ -381,7 +646,7 @@ mod tests {
     fn hits_in(anchors: &[(u32, Anchor)], hay: &[u8]) -> Vec<(u32, Range<usize>)> {
         let mut rules = AnchorRules::default();
         for &(r, a) in anchors {
-            rules.add(r, a);
+            rules.add(r, a, 0);
         }
         let mut hits = Vec::new();
         rules.find(hay, 0..hay.len(), |r, span| hits.push((r, span)));
@@ -416,10 +681,11 @@ mod tests {
         }
     }
 
-    fn runs(s: &str) -> Vec<(String, u32)> {
+    /// (run, digits, most digits in a row) of every run.
+    fn runs(s: &str) -> Vec<(String, u32, u32)> {
         let mut v = Vec::new();
-        for_each_digit_run(s.as_bytes(), 0..s.len(), |r, c| {
-            v.push((s[r].to_string(), c))
+        for_each_digit_run(s.as_bytes(), 0..s.len(), |r, c, g| {
+            v.push((s[r].to_string(), c, g))
         });
         v
     }
@@ -429,16 +695,17 @@ mod tests {
         assert_eq!(
             runs("call (555) 123-4567 or 4111 1111 1111 1111."),
             vec![
-                ("555) 123-4567".into(), 10),
-                ("4111 1111 1111 1111".into(), 16)
+                ("555) 123-4567".into(), 10, 4),
+                ("4111 1111 1111 1111".into(), 16, 4)
             ]
         );
         assert_eq!(
             runs("in 1999 and 2000"),
-            vec![("1999".into(), 4), ("2000".into(), 4)]
+            vec![("1999".into(), 4, 4), ("2000".into(), 4, 4)]
         );
-        assert_eq!(runs("1.2.3.4"), vec![("1.2.3.4".into(), 4)]);
-        assert_eq!(runs("a - - 1"), vec![("1".into(), 1)]);
+        assert_eq!(runs("1.2.3.4"), vec![("1.2.3.4".into(), 4, 1)]);
+        assert_eq!(runs("a - - 1"), vec![("1".into(), 1, 1)]);
+        assert_eq!(runs("12-345678-9"), vec![("12-345678-9".into(), 9, 6)]);
     }
 
     #[test]
@@ -546,8 +813,104 @@ mod tests {
     fn runs_split_by_blocks_are_reported_once() {
         let s = b"xx 12345 yy 678";
         let mut all = Vec::new();
-        for_each_digit_run(s, 0..5, |r, _| all.push(r));
-        for_each_digit_run(s, 5..s.len(), |r, _| all.push(r));
+        for_each_digit_run(s, 0..5, |r, _, _| all.push(r));
+        for_each_digit_run(s, 5..s.len(), |r, _, _| all.push(r));
         assert_eq!(all, vec![3..8, 12..15]);
+    }
+
+    fn parse(re: &str) -> Hir {
+        regex_syntax::ParserBuilder::new()
+            .unicode(false)
+            .utf8(false)
+            .build()
+            .parse(re)
+            .unwrap()
+    }
+
+    #[test]
+    fn digits_in_a_row_of_a_regex() {
+        for (re, want) in [
+            (r"[0-9]{3}-[0-9]{2}-[0-9]{4}", 4),
+            (r"[0-9]{9}|[0-9]{3} [0-9]{2} [0-9]{4}", 4),
+            (r"\d{3}[- ]?\d{2}", 3),
+            (r"1[0-9]{2}\b", 3),
+            (r"(?:[0-9]{2}-){3}[0-9]{2}", 2),
+            (r"[0-9]{4}(?:[0-9]{2})?", 4),
+            (r"(?:^|[^0-9A-Za-z])(?P<value>x?[0-9]{4})", 4),
+            (r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}", 1),
+            (r"(?:[0-9]{3}){2,}", 6),
+            // letters between digits: a match may hold digits of two runs
+            (r"[A-Z]{2}[0-9]{2}[A-Z]{4}[0-9]{10}", 0),
+            (r"(?:[0-9]{3}[A-Z]){2}", 0),
+            // three separators or more end a run
+            (r"[0-9]{2}\s*[0-9]{4}", 0),
+            (r"[0-9]{4} {0,2}[0-9]{5}", 5),
+            // a class with a letter is not a digit
+            (r"[0-9a-f]{8}", 0),
+            (r"[0-9]{5}|[0-9]{2}", 2),
+        ] {
+            assert_eq!(fewest_digits_in_a_row(&parse(re)), want, "{re}");
+        }
+    }
+
+    proptest::proptest! {
+        /// What the gate relies on: every match of a regex with N digits in a row
+        /// has its digits in one run, and that run has a group of N digits or more.
+        #[test]
+        fn every_match_holds_its_digits_in_a_row_in_one_run(
+            hay in proptest::collection::vec(
+                proptest::sample::select(b"0123456789012345- . ( ) +A_x,\n".to_vec()), 0..60),
+        ) {
+            let regexes = [
+                r"[0-9]{3}-[0-9]{2}-[0-9]{4}",
+                r"\d{3}[- ]?\d{2}",
+                r"(?:[0-9]{2}[-. ]){2}[0-9]{2}",
+                r"(?:^|[^0-9A-Za-z])(?P<value>\+?[0-9]{2}(?: ?\(?[0-9]{2}\)?){1,2})",
+                r"[0-9]{1,3}(?:\.[0-9]{1,3}){2}",
+                r"[0-9]{4} {0,2}[0-9]{3}",
+                r"(?:[0-9]{3}){1,2}[ -]?[0-9]",
+            ];
+            let mut runs = Vec::new();
+            for_each_digit_run(&hay, 0..hay.len(), |r, _, g| runs.push((r, g)));
+            for re in regexes {
+                let want = fewest_digits_in_a_row(&parse(re));
+                proptest::prop_assert!(want > 0, "{}", re);
+                let regex = regex_automata::meta::Regex::builder()
+                    .syntax(regex_automata::util::syntax::Config::new().unicode(false).utf8(false))
+                    .build(re)
+                    .unwrap();
+                for m in regex.find_iter(&hay) {
+                    let digits: Vec<usize> =
+                        (m.start()..m.end()).filter(|&i| hay[i].is_ascii_digit()).collect();
+                    let run = runs
+                        .iter()
+                        .find(|(r, _)| r.contains(&digits[0]))
+                        .expect("a digit is in a run");
+                    proptest::prop_assert!(
+                        digits.iter().all(|i| run.0.contains(i)),
+                        "{} matched {:?} across runs", re, &hay[m.range()]
+                    );
+                    proptest::prop_assert!(run.1 >= want, "{} in {:?}", re, &hay[run.0.clone()]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_run_with_separators_across_blocks_is_reported_once_by_its_first_block() {
+        let s = b"tel 12-34 (56)78  9 x 1--2 3";
+        let whole: Vec<_> = {
+            let mut v = Vec::new();
+            for_each_digit_run(s, 0..s.len(), |r, c, g| v.push((r, c, g)));
+            v
+        };
+        assert_eq!(whole[0], (4..19, 9, 2));
+        for cut in 0..=s.len() {
+            let mut got = Vec::new();
+            for block in [0..cut, cut..s.len()] {
+                for_each_digit_run(s, block, |r, c, g| got.push((r, c, g)));
+            }
+            assert_eq!(got, whole, "cut at {cut}");
+        }
     }
 }

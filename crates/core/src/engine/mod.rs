@@ -78,11 +78,21 @@ pub fn expand_macros(regex: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// What the engine needs to know of a rule's regex, found by parsing it once when
+/// the rule is loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RegexFacts {
+    /// Longest match in bytes (the regex's bound, else the rule's `max_len`, else a
+    /// default), clamped to the window limit.
+    pub(crate) max_len: usize,
+    /// Fewest ASCII digits in a row that every match holds (a lower bound; see
+    /// [`anchor::fewest_digits_in_a_row`]).
+    pub(crate) digits_in_a_row: u32,
+}
+
 /// Checks a rule's regex without compiling it (cheap: parsing only): syntax, and
-/// that it cannot match the empty string. Returns the longest match in bytes (the
-/// regex's bound, else the rule's `max_len`, else a default), clamped to the window
-/// limit.
-pub(crate) fn check_rule_regex(rule: &Rule) -> Result<usize, String> {
+/// that it cannot match the empty string.
+pub(crate) fn check_rule_regex(rule: &Rule) -> Result<RegexFacts, String> {
     let pattern = expand_macros(&rule.regex);
     let hir = regex_syntax::ParserBuilder::new()
         .unicode(rule.unicode)
@@ -98,7 +108,10 @@ pub(crate) fn check_rule_regex(rule: &Rule) -> Result<usize, String> {
         (Some(b), None) => b,
         (None, None) => DEFAULT_MAX_LEN,
     };
-    Ok(max_len.clamp(1, MAX_WINDOW))
+    Ok(RegexFacts {
+        max_len: max_len.clamp(1, MAX_WINDOW),
+        digits_in_a_row: anchor::fewest_digits_in_a_row(&hir),
+    })
 }
 
 /// A rule's regex as the engine compiles it: macros expanded, bytes, ASCII unless
@@ -374,7 +387,7 @@ impl Scanner {
         };
         for ((idx, loaded), eager) in set.rules().iter().enumerate().zip(eager) {
             let rule = &loaded.rule;
-            let max_len = loaded.max_len;
+            let max_len = loaded.regex.max_len;
             let regex = OnceLock::new();
             if let Some(compiled) = eager {
                 let _ = regex.set(compiled);
@@ -386,7 +399,7 @@ impl Scanner {
                 });
             }
             if let Some(a) = rule.anchor {
-                anchors.add(idx as u32, a);
+                anchors.add(idx as u32, a, loaded.regex.digits_in_a_row);
             }
             if let Some(spec) = &rule.context {
                 match contexts.iter_mut().find(|(s, _)| *s == spec) {

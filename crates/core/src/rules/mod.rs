@@ -389,8 +389,9 @@ pub struct LoadedRule {
     /// Embedded in the binary (and tested to compile): the engine may compile its
     /// regex on first use instead of up front.
     pub builtin: bool,
-    /// Longest match in bytes, found when the regex was checked at load.
-    pub(crate) max_len: usize,
+    /// Facts of the regex (longest match, digits in a row), found when it was
+    /// checked at load.
+    pub(crate) regex: crate::engine::RegexFacts,
 }
 
 /// An ordered, checked collection of rules with unique ids.
@@ -585,7 +586,7 @@ pub fn catalog_markdown(set: &RuleSet) -> String {
 }
 
 /// Checks a rule; returns the longest match of its regex in bytes.
-fn check_rule(rule: &Rule) -> Result<usize, String> {
+fn check_rule(rule: &Rule) -> Result<crate::engine::RegexFacts, String> {
     let id_ok = !rule.id.is_empty()
         && rule.id.split('.').all(|seg| {
             !seg.is_empty()
@@ -630,7 +631,7 @@ fn parse_rules(file: &str, text: &str) -> Result<Vec<LoadedRule>, RuleError> {
             id: rule.id.clone(),
             message,
         };
-        let max_len = check_rule(&rule).map_err(err)?;
+        let regex = check_rule(&rule).map_err(err)?;
         let validators = rule
             .validators
             .iter()
@@ -642,7 +643,7 @@ fn parse_rules(file: &str, text: &str) -> Result<Vec<LoadedRule>, RuleError> {
             source: file.to_string(),
             validators,
             builtin: false,
-            max_len,
+            regex,
         });
     }
     Ok(new)
