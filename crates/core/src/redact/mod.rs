@@ -649,10 +649,22 @@ pub(crate) fn splice(
     edits: Vec<(Range<usize>, Vec<u8>)>,
     deletions: &[Range<usize>],
 ) -> Vec<u8> {
+    // Deletions by start, with the furthest end reached so far: an edit is inside
+    // one when some deletion starting at or before it ends at or after it. (One
+    // binary search per edit: a file with many dropped records and many edits
+    // compared every edit with every deletion, 3.4 s for 100k records.)
+    let mut by_start: Vec<&Range<usize>> = deletions.iter().collect();
+    by_start.sort_by_key(|d| d.start);
+    let reach: Vec<usize> = by_start
+        .iter()
+        .scan(0, |end, d| {
+            *end = (*end).max(d.end);
+            Some(*end)
+        })
+        .collect();
     let inside_deletion = |r: &Range<usize>| {
-        deletions
-            .iter()
-            .any(|d| d.start <= r.start && r.end <= d.end)
+        let k = by_start.partition_point(|d| d.start <= r.start);
+        k > 0 && reach[k - 1] >= r.end
     };
     let mut all: Vec<(Range<usize>, Vec<u8>)> = edits
         .into_iter()

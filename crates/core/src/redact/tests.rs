@@ -372,6 +372,43 @@ fn splice_applies_edits_and_deletions() {
     assert_eq!(out, b"Xaa\nccc\n");
 }
 
+proptest::proptest! {
+    /// Records, some dropped, some with one edit inside: the output is the kept
+    /// records, edited, in order (deletions given in any order).
+    #[test]
+    fn splice_keeps_the_edits_outside_deletions(
+        records in proptest::collection::vec((1usize..12, proptest::bool::ANY, proptest::option::of((0usize..12, 0usize..12))), 0..40),
+        reverse in proptest::bool::ANY,
+    ) {
+        let mut input = Vec::new();
+        let mut edits = Vec::new();
+        let mut deletions = Vec::new();
+        let mut want = Vec::new();
+        for (i, &(len, dropped, edit)) in records.iter().enumerate() {
+            let start = input.len();
+            let text: Vec<u8> = (0..len).map(|k| b'a' + ((i + k) % 26) as u8).collect();
+            input.extend_from_slice(&text);
+            let mut kept = text.clone();
+            // (edits replace a non-empty value)
+            if let Some((a, b)) = edit.filter(|(a, b)| a.min(&len) != b.min(&len)) {
+                let (a, b) = (a.min(len), b.min(len));
+                let (a, b) = (a.min(b), a.max(b));
+                edits.push((start + a..start + b, b"#".to_vec()));
+                kept.splice(a..b, *b"#");
+            }
+            if dropped {
+                deletions.push(start..start + len);
+            } else {
+                want.extend_from_slice(&kept);
+            }
+        }
+        if reverse {
+            deletions.reverse();
+        }
+        proptest::prop_assert_eq!(splice(&input, edits, &deletions), want);
+    }
+}
+
 // ---- record formats ---------------------------------------------------------
 
 fn redacted(r: &Redactor, path: &str, input: &str) -> (String, Redacted) {
