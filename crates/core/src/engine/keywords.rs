@@ -6,14 +6,16 @@
 //!
 //! The search does not walk an automaton byte by byte (an Aho-Corasick DFA over the
 //! catalog's 340 keywords ran at ~300 MB/s, the largest single cost of a scan).
-//! Every position is tested against a table of the hashed first three bytes of all
-//! keywords, case folded by setting bit 5 of each byte: eight independent tests per
-//! step and one branch, no dependency from one byte to the next. A position that
-//! passes is tested again on its first four bytes when only keywords of four bytes
-//! or more start that way (three-byte prefixes like `pas` or `sec` are common in
-//! prose, four-byte ones much less), and only then compared exactly with the
-//! keywords that hash there. Keywords of two bytes enter the first table once for
-//! every possible third byte. `cargo run --release -p datasieve-bench --bin
+//! Every other position is sampled: the hash of its three bytes, case folded by
+//! setting bit 5 of each byte, is looked up in a table that says whether a keyword
+//! may start one byte before, at, or one byte after it: eight independent samples
+//! per 16 bytes and one branch, no dependency from one byte to the next. Each
+//! proposed position is tested on its own first three bytes (the table of keyword
+//! prefixes), again on its first four when only keywords of four bytes or more
+//! start that way (three-byte prefixes like `pas` or `sec` are common in prose,
+//! four-byte ones much less), and only then compared exactly with the keywords that
+//! hash there. Keywords shorter than three bytes enter the tables once for every
+//! possible missing byte. `cargo run --release -p datasieve-bench --bin
 //! prefilter-lab -- FILE` compares it with the automaton (see BENCHMARKS.md).
 
 use std::collections::HashMap;
@@ -36,6 +38,26 @@ const HASH_BITS: u32 = 16;
 const LONG: u8 = 1;
 /// Entry of the three-byte table: a keyword of at most three bytes starts this way.
 const SHORT: u8 = 2;
+/// Bits of the sampled table: a keyword may start one byte before the sample, at
+/// it, one byte after it.
+const BEFORE: u8 = 1;
+const AT: u8 = 2;
+const AFTER: u8 = 4;
+
+/// How rare a pair of bytes is in English text, roughly: the sum of the letters'
+/// ranks by frequency (other bytes count as rare).
+fn rarity(pair: &[u8]) -> u32 {
+    const BY_FREQUENCY: &[u8] = b"etaoinshrdlcumwfgypbvkjxqz";
+    pair.iter()
+        .map(|b| {
+            BY_FREQUENCY
+                .iter()
+                .position(|c| c == b)
+                .map_or(30, |r| r as u32)
+        })
+        .sum()
+}
+
 /// Buckets of keywords by hash, for the exact comparison.
 const BUCKET_BITS: u32 = 12;
 
@@ -53,6 +75,10 @@ pub(super) struct Keywords {
     /// Entry `h`: `LONG` and/or `SHORT` when some keyword's folded first three bytes
     /// hash to `h`.
     table: Box<[u8; 1 << HASH_BITS]>,
+    /// The table of the sampled search, by the hash of the three bytes at an even
+    /// offset `q`: bit 0 when a keyword may start at `q - 1`, bit 1 at `q`, bit 2
+    /// at `q + 1` (see `find`).
+    sampled: Box<[u8; 1 << HASH_BITS]>,
     /// Bit `h` is set when the folded first four bytes of a keyword of four bytes or
     /// more hash to `h`.
     table4: Box<[u64; 1 << (HASH_BITS - 6)]>,
@@ -175,6 +201,48 @@ impl Keywords {
                 }
             }
         }
+        // The sampled table: `table`'s prefixes start at `q`; a keyword starting at
+        // `q - 1` shows its bytes 1..4 at `q` (for three-byte keywords, bytes 1..3 and
+        // any third byte); one starting at `q + 1` shows any byte then its first two.
+        // A three-byte keyword takes whichever of its two pairs of letters is rarer
+        // in English; a two-byte or one-byte keyword can only be seen at `q + 1`.
+        let mut sampled = Box::new([0u8; 1 << HASH_BITS]);
+        for (h, &e) in table.iter().enumerate() {
+            if e != 0 {
+                sampled[h] |= AT;
+            }
+        }
+        let any = |fixed: &[u8], at: usize| -> Vec<u64> {
+            // every three-byte word with `fixed` at offset `at`, the rest free
+            let free = 3 - fixed.len();
+            (0..1u64 << (8 * free))
+                .map(|x| {
+                    let mut w = [0u8; 3];
+                    let mut k = 0;
+                    for (i, slot) in w.iter_mut().enumerate() {
+                        if (at..at + fixed.len()).contains(&i) {
+                            *slot = fixed[i - at];
+                        } else {
+                            *slot = (x >> (8 * k)) as u8;
+                            k += 1;
+                        }
+                    }
+                    u64::from(w[0]) | u64::from(w[1]) << 8 | u64::from(w[2]) << 16
+                })
+                .collect()
+        };
+        for p in &patterns {
+            let (bit, words) = match p.len() {
+                1 => (AFTER, any(&p[..1], 1)),
+                2 => (AFTER, any(&p[..2], 1)),
+                3 if rarity(&p[1..3]) >= rarity(&p[0..2]) => (BEFORE, any(&p[1..3], 0)),
+                3 => (AFTER, any(&p[0..2], 1)),
+                _ => (BEFORE, vec![load_padded(p, 1)]),
+            };
+            for w in words {
+                sampled[hash_at(w, 0)] |= bit;
+            }
+        }
         let mut starts = Vec::with_capacity(buckets.len() + 1);
         let mut ids = Vec::new();
         for mut bucket in buckets {
@@ -203,6 +271,7 @@ impl Keywords {
             patterns,
             rules,
             table,
+            sampled,
             table4,
             starts,
             ids,
@@ -273,33 +342,56 @@ impl Keywords {
         let passes4 =
             |entry: u8, h4: usize| entry != LONG || table4[h4 >> 6] & (1 << (h4 & 63)) != 0;
         let table = &*self.table;
+        let sampled = &*self.sampled;
+        // Every other position is sampled: the hash of its three bytes says whether
+        // a keyword may start one byte before, at, or one byte after it (each
+        // position is covered by a sample at or next to it). Eight samples per step
+        // set a mask of the 17 positions `at - 1 ..= at + 15`, one branch per step;
+        // each proposed position is then tested like an unsampled one (three-byte
+        // table, four-byte table, exact comparison). The last position of a step
+        // is proposed by that step and the next one: it is carried over.
         let mut at = block.start;
-        // Eight positions per step, from two overlapping words, while both can be
-        // loaded; one branch per step.
-        let fast_end = block.end.min(hay.len().saturating_sub(13));
-        while at + 8 <= fast_end {
-            let lo = load_u64(hay, at);
-            let hi = load_u64(hay, at + 5);
-            // Two bits per position: the table's entry (LONG | SHORT), no branch.
-            let entry = |word: u64, j: u32| u32::from(table[hash_at(word, j)]);
-            let mut hits = entry(lo, 0)
-                | entry(lo, 1) << 2
-                | entry(lo, 2) << 4
-                | entry(lo, 3) << 6
-                | entry(lo, 4) << 8
-                | entry(hi, 0) << 10
-                | entry(hi, 1) << 12
-                | entry(hi, 2) << 14;
-            while hits != 0 {
-                let j = hits.trailing_zeros() / 2;
-                let entry = (hits >> (2 * j) & 3) as u8;
-                hits &= !(3 << (2 * j));
-                let (word, k) = if j < 5 { (lo, j) } else { (hi, j - 5) };
-                if passes4(entry, hash4_at(word, k)) {
-                    report(at + j as usize, hash_at(word, k));
+        let fast_end = block.end.min(hay.len().saturating_sub(24));
+        // Bit 0 of the first mask is the position before the block: dropped.
+        let mut carry = 0u32;
+        let mut first = true;
+        while at + 16 <= fast_end {
+            let w0 = load_u64(hay, at);
+            let w1 = load_u64(hay, at + 6);
+            let w2 = load_u64(hay, at + 12);
+            let entry = |word: u64, j: u32| u32::from(sampled[hash_at(word, j)]);
+            let mut mask = carry
+                | entry(w0, 0)
+                | entry(w0, 2) << 2
+                | entry(w0, 4) << 4
+                | entry(w1, 0) << 6
+                | entry(w1, 2) << 8
+                | entry(w1, 4) << 10
+                | entry(w2, 0) << 12
+                | entry(w2, 2) << 14;
+            if first {
+                mask &= !1;
+                first = false;
+            }
+            carry = mask >> 16 & 1;
+            mask &= 0xFFFF;
+            while mask != 0 {
+                let k = mask.trailing_zeros() as usize;
+                mask &= mask - 1;
+                let p = at + k - 1;
+                let word = load_u64(hay, p);
+                let h = hash_at(word, 0);
+                let e = table[h];
+                if e != 0 && passes4(e, hash4_at(word, 0)) {
+                    report(p, h);
                 }
             }
-            at += 8;
+            at += 16;
+        }
+        // The position before `at` was proposed by the last sample only: test it
+        // with the rest.
+        if !first {
+            at -= 1;
         }
         // The last positions: bytes past the end of the haystack read as zero (the
         // exact comparison checks the length).
@@ -419,8 +511,8 @@ mod tests {
         /// length of the haystack, the case, and the block boundaries.
         #[test]
         fn finds_what_a_naive_search_finds(
-            hay in proptest::collection::vec(proptest::sample::select(b"aAbBkKeEyY_-0x1 \n".to_vec()), 0..80),
-            cut in 0usize..80,
+            hay in proptest::collection::vec(proptest::sample::select(b"aAbBkKeEyY_-0x1 \n".to_vec()), 0..200),
+            cut in 0usize..200,
         ) {
             let words = ["key", "kEy_b", "ab", "0x", "bee", "a_b-k", "yyyy", "x1", "e"];
             let specs: Vec<KeywordSpec> = words
