@@ -8,6 +8,10 @@
 #   at.txt         64 MiB of `@`
 #   ghp.txt        64 MiB of `ghp_ghp_...` (a keyword every 4 bytes)
 #   sk.txt         64 MiB of `sk-sk-sk-...` (overlapping keyword prefixes)
+#   dig-dash.txt   ~14 MB of numbers 0-99 joined by `-`, dig-4dash.txt 1000-9999
+#                  joined by `-`, dig-space.txt digits joined by spaces,
+#                  dig-3dot.txt 100-999 joined by `.`: each file is one digit run
+#                  (a digit rule's window is the whole run)
 #
 # With BIG_GB=N it also scans one N GiB file on two threads and reports its peak
 # anonymous memory, which must not grow with the input (issue 6: under 256 MiB),
@@ -44,9 +48,19 @@ write("digits.txt", b"4929384756102938", 64 * MiB)
 write("at.txt", b"@", 64 * MiB)
 write("ghp.txt", b"ghp_", 64 * MiB)
 write("sk.txt", b"sk-", 64 * MiB)
+import random
+def numbers(name, lo, hi, sep, count):
+    path = os.path.join(out, name)
+    if not os.path.exists(path):
+        r = random.Random(1)
+        with open(path, "w") as f:
+            f.write(sep.join(str(r.randrange(lo, hi)) for _ in range(count)))
+numbers("dig-dash.txt", 0, 100, "-", 5_000_000)
+numbers("dig-4dash.txt", 1000, 10000, "-", 3_000_000)
+numbers("dig-space.txt", 0, 10, " ", 8_000_000)
+numbers("dig-3dot.txt", 100, 1000, ".", 3_500_000)
 # Dense findings (BIG_GB runs only): one IPv4 address per line, ~4.7M findings per
 # 64 MiB, each written out.
-import random
 rnd = random.Random(2)
 ips = "".join(f"{rnd.randrange(11, 200)}.{rnd.randrange(256)}.{rnd.randrange(256)}.{rnd.randrange(1, 255)}\n" for _ in range(70000)).encode()
 if os.environ.get("BIG_GB"):
@@ -74,11 +88,12 @@ base = timed(files) / size * 1e9
 print(f"| input | size | time | ns/byte | x normal | peak anon |")
 print(f"|---|---:|---:|---:|---:|---:|")
 print(f"| corpus ({len(files)} files) | {size/2**20:.0f} MiB | {base*size/1e9:.2f} s | {base:.1f} | 1.0 | {peak[tuple(files)]/1024:.0f} MiB |")
-for name in ["one-line.txt", "digits.txt", "at.txt", "ghp.txt", "sk.txt"]:
+for name in ["one-line.txt", "digits.txt", "at.txt", "ghp.txt", "sk.txt",
+             "dig-dash.txt", "dig-4dash.txt", "dig-space.txt", "dig-3dot.txt"]:
     path = os.path.join(d, name)
     n = os.path.getsize(path)
     t = timed([path])
-    print(f"| {name} | {n/2**20:.0f} MiB | {t:.2f} s | {t/n*1e9:.1f} | {t/n*1e9/base:.1f} | {peak[(path,)]/1024:.0f} MiB |")
+    print(f"| {name} | {n/2**20:.1f} MiB | {t:.2f} s | {t/n*1e9:.1f} | {t/n*1e9/base:.1f} | {peak[(path,)]/1024:.0f} MiB |")
 # Memory must not grow with input size: one BIG_GB file (the corpus repeated),
 # scanned on two threads (chunked), against the 256 MiB single-line file.
 big_gb = int(os.environ.get("BIG_GB", "0"))
