@@ -125,6 +125,8 @@ impl AnchorRules {
         if !self.digits.is_empty() {
             let min_all = self.digits[0].min;
             let longest_word = self.digits.iter().map(|d| d.min_word).max().unwrap_or(0);
+            // The last word measured: runs inside one long word (hex, base64) share it.
+            let mut last_word = WordAround::default();
             for_each_digit_run(hay, block, |run, count, in_a_row| {
                 if count < min_all {
                     return;
@@ -152,7 +154,7 @@ impl AnchorRules {
                     }
                     if d.min_word > 0
                         && *word.get_or_insert_with(|| {
-                            word_len(hay, run.end - 1, longest_word as usize)
+                            last_word.len(hay, run.end - 1, longest_word as usize)
                         }) < d.min_word as usize
                     {
                         continue;
@@ -499,11 +501,34 @@ fn separators_around(hay: &[u8], at: usize, limit: u32) -> u32 {
 
 /// Length of the word (run of ASCII letters, digits and `_`) holding `hay[at]`, or
 /// `limit` if it is at least that long: looks at no more than `limit` bytes on each
-/// side.
+/// side. (The scan uses [`WordAround`], which must agree.)
+#[cfg(test)]
 fn word_len(hay: &[u8], at: usize, limit: usize) -> usize {
     run_around(hay, at, limit, |b| b.is_ascii_alphanumeric() || b == b'_')
         .len()
         .min(limit)
+}
+
+/// [`word_len`] for increasing positions, remembering the bytes it looked at: a
+/// position among them is in the same word, whose length is known. (Digit runs
+/// inside a long hex or base64 string measured the same word again for each run,
+/// up to `2 * limit` bytes each time.)
+#[derive(Debug, Default)]
+struct WordAround {
+    /// The word bytes looked at last (a whole word, or `limit` bytes or more of
+    /// one), and the answer.
+    seen: Range<usize>,
+    len: usize,
+}
+
+impl WordAround {
+    fn len(&mut self, hay: &[u8], at: usize, limit: usize) -> usize {
+        if !self.seen.contains(&at) {
+            self.seen = run_around(hay, at, limit, |b| b.is_ascii_alphanumeric() || b == b'_');
+            self.len = self.seen.len().min(limit);
+        }
+        self.len
+    }
 }
 
 /// Finds maximal runs that start and end with an ASCII digit, where digits may be
@@ -761,6 +786,29 @@ mod tests {
         assert_eq!(word_len(b"abc", 0, 3), 3);
         assert_eq!(word_len(b"abc def", 2, 9), 3);
         assert_eq!(word_len(b"x abcdef", 4, 4), 4);
+    }
+
+    proptest::proptest! {
+        /// Remembering the last word gives the length measured anew, for any
+        /// increasing positions and any limit.
+        #[test]
+        fn word_around_agrees_with_word_len(
+            hay in proptest::collection::vec(proptest::sample::select(b"a1_ -".to_vec()), 1..120),
+            steps in proptest::collection::vec(0usize..9, 1..40),
+            limit in 1usize..12,
+        ) {
+            let mut cached = WordAround::default();
+            let mut at = 0;
+            for step in steps {
+                at += step;
+                if at >= hay.len() {
+                    break;
+                }
+                if hay[at].is_ascii_alphanumeric() || hay[at] == b'_' {
+                    proptest::prop_assert_eq!(cached.len(&hay, at, limit), word_len(&hay, at, limit));
+                }
+            }
+        }
     }
 
     proptest::proptest! {
