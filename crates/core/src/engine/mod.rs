@@ -88,7 +88,16 @@ pub(crate) struct RegexFacts {
     /// Fewest ASCII digits in a row that every match holds (a lower bound; see
     /// [`anchor::fewest_digits_in_a_row`]).
     pub(crate) digits_in_a_row: u32,
+    /// Longest match of the regex itself (`None`: unbounded), whatever `max_len`
+    /// says.
+    pub(crate) regex_len: Option<usize>,
 }
+
+/// Longest match an anchored rule's regex may have: a digit run or a run of `@`
+/// can be megabytes long and the window around it is the whole run, so an
+/// unbounded regex (`(?:-[0-9]+)*`) makes one match of all of it, which the
+/// capture engines resolve at ~100 ns/byte.
+pub const MAX_ANCHORED_REGEX_LEN: usize = 1024;
 
 /// Checks a rule's regex without compiling it (cheap: parsing only): syntax, and
 /// that it cannot match the empty string.
@@ -111,6 +120,7 @@ pub(crate) fn check_rule_regex(rule: &Rule) -> Result<RegexFacts, String> {
     Ok(RegexFacts {
         max_len: max_len.clamp(1, MAX_WINDOW),
         digits_in_a_row: anchor::fewest_digits_in_a_row(&hir),
+        regex_len: hir.properties().maximum_len(),
     })
 }
 
@@ -1031,7 +1041,8 @@ fn remove_or_mark(new: &mut Vec<Match>, losers: &[usize], why: Option<&'static s
 
 /// Runs every rule's examples through a scanner built from the whole set: each
 /// positive example must give a kept finding of its rule, no negative example may,
-/// and each rule needs at least two of each. Returns one message per failure, naming
+/// and each rule needs at least two of each. An anchored rule's regex must also be
+/// bounded ([`MAX_ANCHORED_REGEX_LEN`]). Returns one message per failure, naming
 /// the rule.
 pub fn check_examples(set: &RuleSet) -> Result<Vec<String>, EngineError> {
     let scanner = Scanner::new(set)?;
@@ -1042,6 +1053,18 @@ pub fn check_examples(set: &RuleSet) -> Result<Vec<String>, EngineError> {
         if let Err(e) = scanner.inner.rules[idx].try_compile() {
             failures.push(format!("{} ({}): {e}", rule.id, loaded.source));
             continue;
+        }
+        if rule.anchor.is_some()
+            && loaded
+                .regex
+                .regex_len
+                .is_none_or(|n| n > MAX_ANCHORED_REGEX_LEN)
+        {
+            failures.push(format!(
+                "{} ({}): an anchored rule's regex must match at most {MAX_ANCHORED_REGEX_LEN} bytes \
+                 (a run of digits or `@` can be megabytes long); bound its repetitions (`{{0,8}}`, not `*`)",
+                rule.id, loaded.source
+            ));
         }
         if rule.examples.len() < 2 || rule.negative_examples.len() < 2 {
             failures.push(format!(
