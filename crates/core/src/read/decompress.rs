@@ -100,7 +100,7 @@ impl<'a> Stream<'a> {
             if self.fill(&mut block, BLOCK)? == 0 {
                 return Ok(());
             }
-            spill.write(&block).map_err(ReadError::spill)?;
+            spill.append(&block).map_err(ReadError::spill)?;
         }
     }
 }
@@ -206,7 +206,7 @@ pub(crate) fn read_limited(
         if read_some(&mut reader, &mut block, usize::MAX, format)? == 0 {
             break;
         }
-        spill.write(&block).map_err(ReadError::spill)?;
+        spill.append(&block).map_err(ReadError::spill)?;
         limit.check(spill.len())?;
     }
     *remaining -= spill.len();

@@ -183,17 +183,12 @@ pub fn read_file(path: &Path, mmap_threshold: u64) -> std::io::Result<Content> {
 
 /// Reads all of a reader (stdin, a pipe): held in memory up to [`SPILL_AT`]
 /// bytes, past that in a temporary file (see [`Spill`]).
-pub fn read_all(mut reader: impl Read) -> std::io::Result<Content> {
+pub fn read_all(reader: impl Read) -> std::io::Result<Content> {
     let mut spill = Spill::new(SPILL_AT);
-    let mut buf = vec![0u8; 256 << 10];
-    loop {
-        match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => spill.write(&buf[..n])?,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
+    std::io::copy(
+        &mut std::io::BufReader::with_capacity(256 << 10, reader),
+        &mut spill,
+    )?;
     spill.finish()
 }
 
@@ -229,8 +224,8 @@ impl Spill {
     }
 
     /// Appends `data`. Fails only when writing the temporary file fails (a full
-    /// disk): the bytes cannot be held then.
-    pub fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
+    /// disk): the bytes cannot be held then. (Also `std::io::Write`.)
+    pub fn append(&mut self, data: &[u8]) -> std::io::Result<()> {
         use std::io::Write;
         self.len += data.len() as u64;
         if let Some(file) = &mut self.file {
@@ -295,6 +290,17 @@ impl Spill {
     }
 }
 
+impl std::io::Write for Spill {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.append(data)?;
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn spill_error(what: &str, e: std::io::Error) -> std::io::Error {
     std::io::Error::new(
         e.kind(),
@@ -327,15 +333,15 @@ mod tests {
     fn spill_holds_small_data_in_memory_and_large_data_in_a_mapped_file() {
         let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
         let mut small = Spill::new(1 << 20);
-        small.write(&data[..1000]).unwrap();
-        small.write(&data[1000..2000]).unwrap();
+        small.append(&data[..1000]).unwrap();
+        small.append(&data[1000..2000]).unwrap();
         assert_eq!(small.len(), 2000);
         let held = small.finish().unwrap();
         assert!(matches!(held, Content::Owned(_)));
         assert_eq!(&*held, &data[..2000]);
         let mut large = Spill::new(1 << 20);
         for part in data.chunks(300_001) {
-            large.write(part).unwrap();
+            large.append(part).unwrap();
         }
         assert_eq!(large.len(), data.len() as u64);
         assert!(large.note().is_none());

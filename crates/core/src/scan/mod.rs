@@ -747,7 +747,7 @@ impl<'s> Layer<'s> {
         // Other formats are scanned whole: past `read::SPILL_AT` bytes, from a
         // mapped temporary file rather than the heap.
         let mut whole = read::Spill::new(read::SPILL_AT);
-        let mut held = whole.write(&head).map_err(ReadError::spill);
+        let mut held = whole.append(&head).map_err(ReadError::spill);
         drop(head);
         if held.is_ok() && !ended {
             held = guarded(fmt, || stream.read_rest(&mut whole));
@@ -962,7 +962,7 @@ impl<'s> Layer<'s> {
             total += d.len() as u64;
             if let Some(rest) = &mut rest {
                 if held_failed.is_none() {
-                    held_failed = rest.write(&d).err();
+                    held_failed = rest.append(&d).err();
                 }
                 return;
             }
@@ -970,7 +970,7 @@ impl<'s> Layer<'s> {
             cut(&mut carry, &mut scan);
             if carry.len() > MAX_CSV_CARRY {
                 let mut spill = read::Spill::new(read::SPILL_AT);
-                held_failed = spill.write(&std::mem::take(&mut carry)).err();
+                held_failed = spill.append(&std::mem::take(&mut carry)).err();
                 rest = Some(spill);
             }
         });
