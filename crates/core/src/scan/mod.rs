@@ -582,6 +582,16 @@ impl<'s> Layer<'s> {
         }
     }
 
+    /// The options of text scanned as a stream comes (chunks of `chunk_size`).
+    fn text_opts(&self, chunk_size: usize) -> ScanOptions {
+        ScanOptions {
+            engine: self.opts.engine.clone(),
+            chunk_size,
+            stats: self.opts.stats,
+            ..ScanOptions::default()
+        }
+    }
+
     /// A large JSON Lines (`lines`) or text input held whole (mapped or read): its
     /// chunks are scanned on all threads, started in order, and their findings
     /// handed on chunk by chunk, so that memory holds the findings of a few chunks
@@ -779,12 +789,7 @@ impl<'s> Layer<'s> {
     ) {
         let (block, chunk_size) = stream_sizes(self.opts.chunk_size);
         let mut parts = LineParts::new(self.ctx(chunk_size));
-        let text_opts = ScanOptions {
-            engine: self.opts.engine.clone(),
-            chunk_size,
-            stats: self.opts.stats,
-            ..ScanOptions::default()
-        };
+        let text_opts = self.text_opts(chunk_size);
         let reach = self.scanner.max_reach();
         let mut carry = Vec::new();
         // A line longer than `MAX_LINE_CARRY`, scanned as text as it comes.
@@ -867,19 +872,13 @@ impl<'s> Layer<'s> {
                         &format!("{MAX_LINE_CARRY} bytes in a compressed stream"),
                     ));
                 }
-                let start = parts.offset as usize;
-                long = Some(TextParts {
+                long = Some(TextParts::new(
                     scanner,
-                    opts: &text_opts,
-                    reach,
-                    buf: std::mem::take(&mut carry),
-                    start,
-                    scanned: start,
-                    line: parts.records + 1,
-                    column: 0,
-                    hits: Vec::new(),
-                    stats: Vec::new(),
-                });
+                    &text_opts,
+                    std::mem::take(&mut carry),
+                    parts.offset as usize,
+                    parts.records + 1,
+                ));
             }
         };
         // The head's complete lines first.
@@ -1020,24 +1019,8 @@ impl<'s> Layer<'s> {
         head: Vec<u8>,
     ) {
         let (block, chunk_size) = stream_sizes(self.opts.chunk_size);
-        let opts = ScanOptions {
-            engine: self.opts.engine.clone(),
-            chunk_size,
-            stats: self.opts.stats,
-            ..ScanOptions::default()
-        };
-        let mut text = TextParts {
-            scanner: self.scanner,
-            opts: &opts,
-            reach: self.scanner.max_reach(),
-            buf: head,
-            start: 0,
-            scanned: 0,
-            line: 1,
-            column: 0,
-            hits: Vec::new(),
-            stats: Vec::new(),
-        };
+        let opts = self.text_opts(chunk_size);
+        let mut text = TextParts::new(self.scanner, &opts, head, 0, 1);
         let (scanner, emit, gate) = (self.scanner, &mut *self.emit, self.gate);
         // Scans what the buffer holds and hands the findings on (their lines were
         // counted as the buffer moved).
@@ -1279,7 +1262,30 @@ struct TextParts<'a> {
     stats: Vec<RuleStats>,
 }
 
-impl TextParts<'_> {
+impl<'a> TextParts<'a> {
+    /// The stream from offset `start` on, whose first bytes `buf` start line
+    /// `line`, nothing scanned yet.
+    fn new(
+        scanner: &'a Scanner,
+        opts: &'a ScanOptions,
+        buf: Vec<u8>,
+        start: usize,
+        line: u64,
+    ) -> Self {
+        TextParts {
+            scanner,
+            opts,
+            reach: scanner.max_reach(),
+            buf,
+            start,
+            scanned: start,
+            line,
+            column: 0,
+            hits: Vec::new(),
+            stats: Vec::new(),
+        }
+    }
+
     /// Confirms the candidates whose windows the buffer now holds (all of them at
     /// the end of the stream), then forgets what no later candidate can reach.
     fn scan(&mut self, last: bool) {
@@ -1522,9 +1528,7 @@ impl ScanCtx<'_> {
 
     /// Scans one view (at most a batch) in one call.
     pub(crate) fn scan(&self, hay: &[u8], stats: &mut Vec<RuleStats>) -> Vec<Match> {
-        let (m, s) = scan_range(hay, 0..hay.len(), self.scanner, self.config, self.stats);
-        merge_stats(stats, &s);
-        m
+        self.scan_range(hay, 0..hay.len(), stats)
     }
 
     /// Scans plain text, in parallel chunks when it is large.
