@@ -58,6 +58,24 @@ impl<'a> ChunkReader for Whole<'a> {
     }
 }
 
+/// The bytes of a Parquet file, and the shared buffer they are, when they are
+/// one (a mapped input, a spilled stream, a zip member).
+#[derive(Clone, Copy)]
+struct FileBytes<'a> {
+    bytes: &'a [u8],
+    owner: Option<&'a Bytes>,
+}
+
+impl FileBytes<'_> {
+    /// `range` of the file: a slice of the shared buffer, or else a copy.
+    fn slice(&self, range: std::ops::Range<usize>) -> Bytes {
+        match self.owner {
+            Some(o) => o.slice(range),
+            None => Bytes::copy_from_slice(&self.bytes[range]),
+        }
+    }
+}
+
 /// One column chunk (shared with the file's bytes, or copied out of them),
 /// readable at its file offsets.
 struct ColumnChunk {
@@ -140,7 +158,10 @@ pub(crate) fn scan_each(
     scan::order::ordered(
         meta.num_row_groups(),
         |_| (),
-        |rg, ()| scan_row_group(bytes, owner, &meta, rg, first_rows[rg], &columns, ctx),
+        |rg, ()| {
+            let file = FileBytes { bytes, owner };
+            scan_row_group(file, &meta, rg, first_rows[rg], &columns, ctx)
+        },
         |p: FormatOutput| {
             out.warnings.extend(p.warnings);
             scan::merge_stats(&mut out.stats, &p.stats);
@@ -154,8 +175,7 @@ pub(crate) fn scan_each(
 }
 
 fn scan_row_group(
-    bytes: &[u8],
-    owner: Option<&Bytes>,
+    file: FileBytes<'_>,
     meta: &ParquetMetaData,
     rg: usize,
     first_row: u64,
@@ -176,24 +196,11 @@ fn scan_row_group(
             skipped_binary: 0,
             out: &mut out,
         };
-        let result = match descr.physical_type() {
-            PhysicalType::BYTE_ARRAY => read_column::<ByteArrayType>(
-                (bytes, owner),
-                rg_meta,
-                ci,
-                descr.clone(),
-                first_row,
-                &mut col,
-            ),
-            _ => read_column::<FixedLenByteArrayType>(
-                (bytes, owner),
-                rg_meta,
-                ci,
-                descr.clone(),
-                first_row,
-                &mut col,
-            ),
+        let read = match descr.physical_type() {
+            PhysicalType::BYTE_ARRAY => read_column::<ByteArrayType>,
+            _ => read_column::<FixedLenByteArrayType>,
         };
+        let result = read(file, rg_meta, ci, descr.clone(), first_row, &mut col);
         col.flush();
         let skipped = col.skipped_binary;
         if skipped > 0 {
@@ -210,11 +217,11 @@ fn scan_row_group(
     out
 }
 
-/// Column `ci` of a row group: a slice of `owner` (the file's bytes, when they
-/// are shared) or else a copy. With a row group of hundreds of megabytes, the copy
-/// was most of the memory a scan held.
+/// Column `ci` of a row group: a slice of the file's shared buffer, or else a
+/// copy. With a row group of hundreds of megabytes, the copy was most of the
+/// memory a scan held.
 fn column_chunk(
-    (bytes, owner): (&[u8], Option<&Bytes>),
+    file: FileBytes<'_>,
     rg_meta: &RowGroupMetaData,
     ci: usize,
 ) -> Result<ColumnChunk, String> {
@@ -223,24 +230,21 @@ fn column_chunk(
         .ok()
         .zip(usize::try_from(len).ok())
         .and_then(|(s, l)| Some(s..s.checked_add(l)?))
-        .filter(|r| r.end <= bytes.len())
+        .filter(|r| r.end <= file.bytes.len())
         .ok_or("column chunk lies outside the file (truncated?)")?;
     Ok(ColumnChunk {
         base: start,
-        data: match owner {
-            Some(o) => o.slice(range),
-            None => Bytes::copy_from_slice(&bytes[range]),
-        },
+        data: file.slice(range),
     })
 }
 
 /// The pages of column `ci` of a row group.
 fn page_reader(
-    bytes: (&[u8], Option<&Bytes>),
+    file: FileBytes<'_>,
     rg_meta: &RowGroupMetaData,
     ci: usize,
 ) -> Result<Box<dyn PageReader>, String> {
-    let chunk = column_chunk(bytes, rg_meta, ci)?;
+    let chunk = column_chunk(file, rg_meta, ci)?;
     let rows = usize::try_from(rg_meta.num_rows()).unwrap_or(0);
     let reader = SerializedPageReader::new(Arc::new(chunk), rg_meta.column(ci), rows, None)
         .map_err(|e| e.to_string())?;
@@ -249,7 +253,7 @@ fn page_reader(
 
 /// Reads one column chunk and feeds its values, with their row, to `col`.
 fn read_column<T: DataType>(
-    bytes: (&[u8], Option<&Bytes>),
+    file: FileBytes<'_>,
     rg_meta: &RowGroupMetaData,
     ci: usize,
     descr: ColumnDescPtr,
@@ -261,7 +265,7 @@ where
 {
     let max_def = descr.max_def_level();
     let max_rep = descr.max_rep_level();
-    let mut reader = ColumnReaderImpl::<T>::new(descr, page_reader(bytes, rg_meta, ci)?);
+    let mut reader = ColumnReaderImpl::<T>::new(descr, page_reader(file, rg_meta, ci)?);
     let mut def: Vec<i16> = Vec::new();
     let mut rep: Vec<i16> = Vec::new();
     let mut vals: Vec<T::T> = Vec::new();
@@ -552,7 +556,7 @@ mod tests {
 
     #[test]
     fn column_chunks_are_slices_of_shared_bytes_not_copies() {
-        use super::{column_chunk, Whole};
+        use super::{column_chunk, FileBytes, Whole};
         use bytes::Bytes;
         use parquet::file::metadata::ParquetMetaDataReader;
         let many: Vec<Row<'static>> = (0..10).flat_map(|_| rows()).collect();
@@ -567,8 +571,12 @@ mod tests {
         assert!(meta.num_row_groups() > 1);
         for rg in meta.row_groups() {
             for ci in 0..rg.num_columns() {
-                let shared = column_chunk((&owner, Some(&owner)), rg, ci).unwrap();
-                let copied = column_chunk((&owner, None), rg, ci).unwrap();
+                let file = |shared| FileBytes {
+                    bytes: &owner,
+                    owner: shared,
+                };
+                let shared = column_chunk(file(Some(&owner)), rg, ci).unwrap();
+                let copied = column_chunk(file(None), rg, ci).unwrap();
                 assert_eq!(shared.data, copied.data);
                 assert!(within(&shared.data));
                 assert!(!within(&copied.data));
