@@ -127,6 +127,25 @@ fn hash4_at(word: u64, j: u32) -> usize {
     ((((word | FOLD) >> (8 * j)) << 32).wrapping_mul(MULTIPLIER) >> (64 - HASH_BITS)) as usize
 }
 
+/// Every three-byte little-endian word with the bytes `fixed` at offset `at` and
+/// any bytes elsewhere.
+fn words_with(fixed: &[u8], at: usize) -> Vec<u64> {
+    let free: Vec<usize> = (0..3)
+        .filter(|i| !(at..at + fixed.len()).contains(i))
+        .collect();
+    let base = fixed
+        .iter()
+        .enumerate()
+        .fold(0u64, |w, (i, &b)| w | u64::from(b) << (8 * (at + i)));
+    (0..1u64 << (8 * free.len()))
+        .map(|x| {
+            free.iter()
+                .enumerate()
+                .fold(base, |w, (k, &i)| w | (x >> (8 * k) & 0xFF) << (8 * i))
+        })
+        .collect()
+}
+
 #[inline(always)]
 fn load_u64(hay: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(hay[at..at + 8].try_into().expect("8 bytes"))
@@ -187,10 +206,10 @@ impl Keywords {
                 table4[h >> 6] |= 1 << (h & 63);
             }
             // (hash_at reads the low three bytes only)
-            let prefixes: Vec<u64> = match p.len() {
-                1 => (0..=0xFFFFu64).map(|bc| head | bc << 8).collect(),
-                2 => (0..=0xFFu64).map(|c| head | c << 16).collect(),
-                _ => vec![head],
+            let prefixes = if p.len() < 3 {
+                words_with(p, 0)
+            } else {
+                vec![head]
             };
             for prefix in prefixes {
                 let h = hash_at(prefix, 0);
@@ -212,31 +231,11 @@ impl Keywords {
                 sampled[h] |= AT;
             }
         }
-        let any = |fixed: &[u8], at: usize| -> Vec<u64> {
-            // every three-byte word with `fixed` at offset `at`, the rest free
-            let free = 3 - fixed.len();
-            (0..1u64 << (8 * free))
-                .map(|x| {
-                    let mut w = [0u8; 3];
-                    let mut k = 0;
-                    for (i, slot) in w.iter_mut().enumerate() {
-                        if (at..at + fixed.len()).contains(&i) {
-                            *slot = fixed[i - at];
-                        } else {
-                            *slot = (x >> (8 * k)) as u8;
-                            k += 1;
-                        }
-                    }
-                    u64::from(w[0]) | u64::from(w[1]) << 8 | u64::from(w[2]) << 16
-                })
-                .collect()
-        };
         for p in &patterns {
             let (bit, words) = match p.len() {
-                1 => (AFTER, any(&p[..1], 1)),
-                2 => (AFTER, any(&p[..2], 1)),
-                3 if rarity(&p[1..3]) >= rarity(&p[0..2]) => (BEFORE, any(&p[1..3], 0)),
-                3 => (AFTER, any(&p[0..2], 1)),
+                1 | 2 => (AFTER, words_with(p, 1)),
+                3 if rarity(&p[1..3]) >= rarity(&p[0..2]) => (BEFORE, words_with(&p[1..3], 0)),
+                3 => (AFTER, words_with(&p[0..2], 1)),
                 _ => (BEFORE, vec![load_padded(p, 1)]),
             };
             for w in words {
