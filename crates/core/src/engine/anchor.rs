@@ -189,7 +189,7 @@ struct DigitRuns {
 }
 
 impl DigitRuns {
-    fn digits(n: u32) -> Self {
+    const fn digits(n: u32) -> Self {
         DigitRuns {
             all: Some(n),
             leading: n,
@@ -237,64 +237,22 @@ impl DigitRuns {
             in_a_row: self.in_a_row.min(other.in_a_row),
         }
     }
-}
 
-fn digit_runs(hir: &Hir) -> DigitRuns {
-    let is_digits = |lo: u32, hi: u32| lo >= u32::from(b'0') && hi <= u32::from(b'9');
-    match hir.kind() {
-        // Zero-width: the digits on both sides are next to each other.
-        HirKind::Empty | HirKind::Look(_) => DigitRuns::digits(0),
-        HirKind::Literal(lit) => lit.0.iter().fold(DigitRuns::digits(0), |acc, &b| {
-            acc.then(if b.is_ascii_digit() {
-                DigitRuns::digits(1)
-            } else {
-                DigitRuns::MIXED
-            })
-        }),
-        HirKind::Class(class) => {
-            let digits_only = match class {
-                Class::Unicode(c) => {
-                    !c.ranges().is_empty()
-                        && c.ranges()
-                            .iter()
-                            .all(|r| is_digits(r.start().into(), r.end().into()))
-                }
-                Class::Bytes(c) => {
-                    !c.ranges().is_empty()
-                        && c.ranges()
-                            .iter()
-                            .all(|r| is_digits(r.start().into(), r.end().into()))
-                }
-            };
-            if digits_only {
-                DigitRuns::digits(1)
-            } else {
-                DigitRuns::MIXED
-            }
+    /// This piece at least `min` times.
+    fn repeat(self, min: u32) -> DigitRuns {
+        match (min, self.all) {
+            (_, Some(n)) => DigitRuns::digits(n.saturating_mul(min)),
+            // Possibly empty and possibly other bytes: nothing is known.
+            (0, None) => DigitRuns::MIXED,
+            (1, None) => self,
+            // Two copies or more: one's trailing digits meet the next's leading.
+            (_, None) => DigitRuns {
+                in_a_row: self
+                    .in_a_row
+                    .max(self.trailing.saturating_add(self.leading)),
+                ..self
+            },
         }
-        HirKind::Capture(cap) => digit_runs(&cap.sub),
-        HirKind::Repetition(rep) => {
-            let sub = digit_runs(&rep.sub);
-            match (rep.min, sub.all) {
-                (_, Some(n)) => DigitRuns::digits(n.saturating_mul(rep.min)),
-                // Possibly empty and possibly other bytes: nothing is known.
-                (0, None) => DigitRuns::MIXED,
-                (1, None) => sub,
-                // Two copies or more: one's trailing digits meet the next's leading.
-                (_, None) => DigitRuns {
-                    in_a_row: sub.in_a_row.max(sub.trailing.saturating_add(sub.leading)),
-                    ..sub
-                },
-            }
-        }
-        HirKind::Concat(parts) => parts
-            .iter()
-            .fold(DigitRuns::digits(0), |acc, p| acc.then(digit_runs(p))),
-        HirKind::Alternation(alts) => alts
-            .iter()
-            .map(digit_runs)
-            .reduce(DigitRuns::or)
-            .unwrap_or(DigitRuns::MIXED),
     }
 }
 
@@ -307,6 +265,8 @@ struct Breaks {
     digit: bool,
     /// Some match may hold a byte or separators that end a run.
     other: bool,
+    /// Some match may hold a digit and, after it, such a byte.
+    digit_then_other: bool,
     /// Some match may hold them between two digits.
     inside: bool,
     /// Most separators a match can start with, and end with.
@@ -321,15 +281,12 @@ impl Breaks {
     const EMPTY: Breaks = Breaks {
         digit: false,
         other: false,
+        digit_then_other: false,
         inside: false,
         lead: 0,
         trail: 0,
         seps: Some(0),
     };
-
-    fn of_byte(b: u8) -> Self {
-        Breaks::of_bytes([b])
-    }
 
     /// One byte out of `bytes`.
     fn of_bytes(bytes: impl IntoIterator<Item = u8>) -> Self {
@@ -344,6 +301,7 @@ impl Breaks {
         Breaks {
             digit,
             other,
+            digit_then_other: false,
             inside: false,
             lead: u32::from(sep),
             trail: u32::from(sep),
@@ -351,97 +309,151 @@ impl Breaks {
         }
     }
 
-    /// A sequence of pieces, conservatively: a piece that may end a run counts as
-    /// lying between digits when digits may come on both sides, or when it may
-    /// hold digits itself and another piece has some. Separators that may meet
-    /// across pieces (`[0-9]{3} -` then ` [0-9]{4}`) end a run when they can be
-    /// more than two.
-    fn sequence(parts: impl IntoIterator<Item = Breaks>) -> Self {
-        let mut out = Breaks::EMPTY;
-        // A digit, then something that may end a run, has been seen.
-        let mut digit_then_other = false;
-        for mut x in parts {
-            // The separators that may meet where `x` starts.
-            if out.trail.saturating_add(x.lead) > 2 {
-                x.other = true;
-            }
-            out.inside |= x.inside || x.digit && (digit_then_other || out.digit && x.other);
-            digit_then_other |= (x.digit || out.digit) && x.other;
-            out.lead = match out.seps {
-                Some(n) => n.saturating_add(x.lead),
-                None => out.lead,
-            };
-            out.trail = match x.seps {
-                Some(n) => out.trail.saturating_add(n),
-                None => x.trail,
-            };
-            out.seps = out.seps.zip(x.seps).map(|(a, b)| a.saturating_add(b));
-            out.digit |= x.digit;
-            out.other |= x.other;
+    /// This piece followed by `next`, conservatively: a piece that may end a run
+    /// counts as lying between digits when digits may come on both sides, or when
+    /// it may hold digits itself and another piece has some. Separators that may
+    /// meet across pieces (`[0-9]{3} -` then ` [0-9]{4}`) end a run when they can
+    /// be more than two.
+    fn then(self, mut next: Breaks) -> Breaks {
+        if self.trail.saturating_add(next.lead) > 2 {
+            next.other = true;
         }
-        out
+        Breaks {
+            digit: self.digit || next.digit,
+            other: self.other || next.other,
+            digit_then_other: self.digit_then_other
+                || next.digit_then_other
+                || (next.digit || self.digit) && next.other,
+            inside: self.inside
+                || next.inside
+                || next.digit && (self.digit_then_other || self.digit && next.other),
+            lead: match self.seps {
+                Some(n) => n.saturating_add(next.lead),
+                None => self.lead,
+            },
+            trail: match next.seps {
+                Some(n) => self.trail.saturating_add(n),
+                None => next.trail,
+            },
+            seps: self.seps.zip(next.seps).map(|(a, b)| a.saturating_add(b)),
+        }
+    }
+
+    /// Either this piece or `other`.
+    fn or(self, other: Breaks) -> Breaks {
+        Breaks {
+            digit: self.digit || other.digit,
+            other: self.other || other.other,
+            digit_then_other: self.digit_then_other || other.digit_then_other,
+            inside: self.inside || other.inside,
+            lead: self.lead.max(other.lead),
+            trail: self.trail.max(other.trail),
+            seps: self.seps.zip(other.seps).map(|(x, y)| x.max(y)),
+        }
+    }
+
+    /// This piece at most `max` times (`None`: unbounded).
+    fn repeat(self, max: Option<u32>) -> Breaks {
+        let copies = max.unwrap_or(u32::MAX);
+        // Copies in a row: one's trailing separators meet the next one's leading.
+        let two = Breaks::EMPTY.then(self).then(self);
+        let many = copies > 1;
+        let seps = self.seps.map(|n| n.saturating_mul(copies));
+        let ends = match self.seps {
+            Some(_) => (seps.unwrap_or(u32::MAX), seps.unwrap_or(u32::MAX)),
+            None => (self.lead, self.trail),
+        };
+        Breaks {
+            other: self.other || many && two.other || seps.is_some_and(|n| n > 2),
+            // one's digits, the next one's other bytes
+            inside: self.inside || many && (two.inside || self.digit && self.other),
+            lead: ends.0,
+            trail: ends.1,
+            seps,
+            ..self
+        }
     }
 }
 
-fn breaks(hir: &Hir) -> Breaks {
+/// Both analyses of a piece of a regex.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    runs: DigitRuns,
+    breaks: Breaks,
+}
+
+impl Shape {
+    const EMPTY: Shape = Shape {
+        runs: DigitRuns::digits(0),
+        breaks: Breaks::EMPTY,
+    };
+
+    /// One byte out of the ASCII `bytes`, or out of other bytes too (`non_ascii`,
+    /// which end a run).
+    fn of_bytes(bytes: impl IntoIterator<Item = u8>, non_ascii: bool) -> Self {
+        let bytes: Vec<u8> = bytes.into_iter().collect();
+        let digits_only = !non_ascii && !bytes.is_empty() && bytes.iter().all(u8::is_ascii_digit);
+        let mut breaks = Breaks::of_bytes(bytes);
+        if non_ascii {
+            breaks.other = true;
+            breaks.seps = None;
+        }
+        Shape {
+            runs: if digits_only {
+                DigitRuns::digits(1)
+            } else {
+                DigitRuns::MIXED
+            },
+            breaks,
+        }
+    }
+
+    fn then(self, next: Shape) -> Shape {
+        Shape {
+            runs: self.runs.then(next.runs),
+            breaks: self.breaks.then(next.breaks),
+        }
+    }
+
+    fn or(self, other: Shape) -> Shape {
+        Shape {
+            runs: self.runs.or(other.runs),
+            breaks: self.breaks.or(other.breaks),
+        }
+    }
+}
+
+fn shape(hir: &Hir) -> Shape {
     match hir.kind() {
-        HirKind::Empty | HirKind::Look(_) => Breaks::EMPTY,
-        HirKind::Literal(lit) => Breaks::sequence(lit.0.iter().map(|&b| Breaks::of_byte(b))),
+        // Zero-width: the digits on both sides are next to each other.
+        HirKind::Empty | HirKind::Look(_) => Shape::EMPTY,
+        HirKind::Literal(lit) => lit.0.iter().fold(Shape::EMPTY, |acc, &b| {
+            acc.then(Shape::of_bytes([b], false))
+        }),
         // Classes are judged by their ASCII part: any non-ASCII member ends a run.
-        HirKind::Class(Class::Bytes(c)) => {
-            let mut x = Breaks::of_bytes(c.iter().flat_map(|r| r.start()..=r.end()));
-            x.other |= c.ranges().last().is_some_and(|r| r.end() > 0x7F);
-            x
-        }
-        HirKind::Class(Class::Unicode(c)) => {
-            let mut x = Breaks::of_bytes(
-                c.iter()
-                    .filter(|r| u32::from(r.start()) < 0x80)
-                    .flat_map(|r| r.start() as u8..=(u32::from(r.end()).min(0x7F) as u8)),
-            );
-            if c.ranges().last().is_some_and(|r| u32::from(r.end()) > 0x7F) {
-                x.other = true;
-                x.seps = None;
-            }
-            x
-        }
-        HirKind::Capture(cap) => breaks(&cap.sub),
+        HirKind::Class(Class::Bytes(c)) => Shape::of_bytes(
+            c.iter().flat_map(|r| r.start()..=r.end()),
+            c.ranges().last().is_some_and(|r| r.end() > 0x7F),
+        ),
+        HirKind::Class(Class::Unicode(c)) => Shape::of_bytes(
+            c.iter()
+                .filter(|r| u32::from(r.start()) < 0x80)
+                .flat_map(|r| r.start() as u8..=(u32::from(r.end()).min(0x7F) as u8)),
+            c.ranges().last().is_some_and(|r| u32::from(r.end()) > 0x7F),
+        ),
+        HirKind::Capture(cap) => shape(&cap.sub),
         HirKind::Repetition(rep) => {
-            let sub = breaks(&rep.sub);
-            let copies = rep.max.unwrap_or(u32::MAX);
-            // Copies in a row: one's trailing separators meet the next one's leading.
-            let one = Breaks::sequence([sub, sub]);
-            let many = copies > 1;
-            let seps = sub.seps.map(|n| n.saturating_mul(copies));
-            Breaks {
-                other: sub.other || many && one.other || seps.is_some_and(|n| n > 2),
-                // one's digits, the next one's other bytes
-                inside: sub.inside || many && (one.inside || sub.digit && sub.other),
-                lead: match sub.seps {
-                    Some(_) => seps.unwrap_or(u32::MAX),
-                    None => sub.lead,
-                },
-                trail: match sub.seps {
-                    Some(_) => seps.unwrap_or(u32::MAX),
-                    None => sub.trail,
-                },
-                seps,
-                digit: sub.digit,
+            let sub = shape(&rep.sub);
+            Shape {
+                runs: sub.runs.repeat(rep.min),
+                breaks: sub.breaks.repeat(rep.max),
             }
         }
-        HirKind::Concat(parts) => Breaks::sequence(parts.iter().map(breaks)),
-        HirKind::Alternation(alts) => alts
-            .iter()
-            .map(breaks)
-            .reduce(|a, b| Breaks {
-                digit: a.digit || b.digit,
-                other: a.other || b.other,
-                inside: a.inside || b.inside,
-                lead: a.lead.max(b.lead),
-                trail: a.trail.max(b.trail),
-                seps: a.seps.zip(b.seps).map(|(x, y)| x.max(y)),
-            })
-            .unwrap_or(Breaks::EMPTY),
+        HirKind::Concat(parts) => parts.iter().fold(Shape::EMPTY, |acc, p| acc.then(shape(p))),
+        HirKind::Alternation(alts) => alts.iter().map(shape).reduce(Shape::or).unwrap_or(Shape {
+            runs: DigitRuns::MIXED,
+            breaks: Breaks::EMPTY,
+        }),
     }
 }
 
@@ -450,10 +462,11 @@ fn breaks(hir: &Hir) -> Breaks {
 /// with any other byte, an optional or alternative piece count as breaking the
 /// row. A digit run with fewer digits in a row than this cannot hold a match.
 pub(crate) fn fewest_digits_in_a_row(hir: &Hir) -> u32 {
-    if breaks(hir).inside {
+    let shape = shape(hir);
+    if shape.breaks.inside {
         return 0;
     }
-    digit_runs(hir).in_a_row
+    shape.runs.in_a_row
 }
 
 /// The run of bytes matching `part` around `hay[at]`, looking at no more than
