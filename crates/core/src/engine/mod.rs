@@ -1120,9 +1120,15 @@ regex = '\btok_[a-z]{8}[0-9]{8}\b'
 /// A scanner over the rules of one TOML snippet, for tests.
 #[cfg(test)]
 pub(crate) fn scanner_with(toml: &str) -> Scanner {
+    Scanner::new(&rules_with(toml)).unwrap()
+}
+
+/// The rules of one TOML text (tests).
+#[cfg(test)]
+pub(crate) fn rules_with(toml: &str) -> RuleSet {
     let mut set = RuleSet::new();
     set.add_str("test.toml", toml).unwrap();
-    Scanner::new(&set).unwrap()
+    set
 }
 
 #[cfg(test)]

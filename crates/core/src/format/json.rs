@@ -22,7 +22,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use crate::engine::Match;
-use crate::format::{FieldFilter, OffsetMap, Segment, ViewBuilder};
+use crate::format::{FieldFilter, OffsetMap, Segment, ViewBuilder, MAX_DECODED_ESCAPES};
 use crate::scan::{FormatOutput, Hit, ScanCtx};
 
 /// Deepest nesting accepted; deeper input is reported as malformed.
@@ -87,8 +87,6 @@ pub(crate) struct Tokenizer<'a> {
     /// Strings read so far that held more escapes than are decoded.
     pub(crate) capped_strings: u64,
 }
-
-use crate::format::MAX_DECODED_ESCAPES;
 
 /// The warning for `n` strings whose escapes were decoded only in part.
 pub(crate) fn capped_warning(n: u64) -> String {

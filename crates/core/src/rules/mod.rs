@@ -585,7 +585,7 @@ pub fn catalog_markdown(set: &RuleSet) -> String {
     out
 }
 
-/// Checks a rule; returns the longest match of its regex in bytes.
+/// Checks a rule; returns what the engine needs to know of its regex.
 fn check_rule(rule: &Rule) -> Result<crate::engine::RegexFacts, String> {
     let id_ok = !rule.id.is_empty()
         && rule.id.split('.').all(|seg| {
