@@ -82,7 +82,7 @@ def corpus_tar(path):
                 t.add(os.path.join(src, name), arcname=f"{i}/{name}")
 
 def parquet_one_group(path, compression="none"):
-    # one row group of ~220 MB, no compression: each column chunk as large as it
+    # one row group of ~220 MB (uncompressed by default): each column chunk as large as it
     # gets (pyarrow writes it; `pip install pyarrow`)
     import pyarrow as pa, pyarrow.parquet as pq
     texts = []
