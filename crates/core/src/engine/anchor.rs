@@ -5,14 +5,18 @@ use std::ops::Range;
 
 use regex_syntax::hir::{Class, Hir, HirKind};
 
+use super::run_shape::{ShapeGate, ShapeMemo, MAX_GATES};
 use crate::rules::Anchor;
 
 #[derive(Debug, Default)]
 pub(super) struct AnchorRules {
     at: Vec<u32>,
     digits: Vec<DigitRule>,
-    /// (rule, fewest separators in the hex run; 0 for plain `hex_separator`)
-    hex_sep: Vec<(u32, u32)>,
+    /// (rule, fewest separators in the hex run (0 for plain `hex_separator`),
+    /// fewer than which the run must hold `::` (0: none))
+    hex_sep: Vec<(u32, u32, u32)>,
+    /// The shape gates of digit rules (`DigitRule::gate` indexes them).
+    gates: Vec<ShapeGate>,
 }
 
 /// What a digit-anchored rule asks of a run.
@@ -29,10 +33,13 @@ struct DigitRule {
     /// group of digits is shorter cannot hold a match (`0-12-7-99` for a rule that
     /// needs four digits in a row somewhere).
     in_a_row: u32,
+    /// Bit of the rule's shape gate in a [`ShapeMemo`] mask: whether its regex can
+    /// match with its digits in a run of that shape.
+    gate: Option<u32>,
 }
 
 /// Separators allowed between the digits of one run.
-fn is_digit_sep(b: u8) -> bool {
+pub(super) fn is_digit_sep(b: u8) -> bool {
     matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')' | b'+')
 }
 
@@ -42,8 +49,16 @@ fn is_hex(b: u8) -> bool {
 
 impl AnchorRules {
     /// Adds a rule; `in_a_row` is the fewest ASCII digits in a row its regex
-    /// matches (see [`fewest_digits_in_a_row`]; 0 when unknown).
-    pub(super) fn add(&mut self, rule: u32, anchor: Anchor, in_a_row: u32) {
+    /// matches (see [`fewest_digits_in_a_row`]; 0 when unknown). A digit rule with
+    /// digits in a row holds all the digits of a match in one run, so its regex
+    /// `(pattern, unicode, longest match)` also gates runs by their shape.
+    pub(super) fn add(
+        &mut self,
+        rule: u32,
+        anchor: Anchor,
+        in_a_row: u32,
+        regex: (&str, bool, usize),
+    ) {
         match anchor {
             Anchor::At => self.at.push(rule),
             Anchor::Digits {
@@ -53,6 +68,10 @@ impl AnchorRules {
                 min_dots,
                 min_word,
             } => {
+                let gate = (in_a_row > 0 && self.gates.len() < MAX_GATES).then(|| {
+                    self.gates.push(ShapeGate::new(regex.0, regex.1, regex.2));
+                    self.gates.len() as u32 - 1
+                });
                 let d = DigitRule {
                     rule,
                     min: min.max(1),
@@ -61,14 +80,20 @@ impl AnchorRules {
                     min_dots,
                     min_word,
                     in_a_row,
+                    gate,
                 };
                 // Kept sorted by `min`, so that a run stops at the first rule it is
                 // too short for (most runs are a few digits; 60 rules ask for more).
                 let at = self.digits.partition_point(|e| e.min <= d.min);
                 self.digits.insert(at, d);
             }
-            Anchor::HexSeparator => self.hex_sep.push((rule, 0)),
-            Anchor::HexRun { min_separators } => self.hex_sep.push((rule, min_separators)),
+            Anchor::HexSeparator => self.hex_sep.push((rule, 0, 0)),
+            Anchor::HexRun {
+                min_separators,
+                double_colon_below,
+            } => self
+                .hex_sep
+                .push((rule, min_separators, double_colon_below)),
         }
     }
 
@@ -79,15 +104,18 @@ impl AnchorRules {
         let gated = self.digits.iter().filter(|d| d.in_a_row > 0).count();
         for d in &mut self.digits {
             d.in_a_row = 0;
+            d.gate = None;
         }
         gated
     }
 
-    /// Calls `f(rule, span)` for every anchor that starts in `block`.
+    /// Calls `f(rule, span)` for every anchor that starts in `block`; `memo` holds
+    /// the shape gates' answers (one per thread).
     pub(super) fn find(
         &self,
         hay: &[u8],
         block: Range<usize>,
+        memo: &mut ShapeMemo,
         mut f: impl FnMut(u32, Range<usize>),
     ) {
         if !self.at.is_empty() {
@@ -99,7 +127,7 @@ impl AnchorRules {
             }
         }
         if !self.hex_sep.is_empty() {
-            let most = self.hex_sep.iter().map(|h| h.1).max().unwrap_or(0);
+            let most = self.hex_sep.iter().map(|h| h.1.max(h.2)).max().unwrap_or(0);
             let mut seps_near = SeparatorWindow::new(8 * most as usize);
             for i in memchr::memchr2_iter(b':', b'-', &hay[block.clone()]) {
                 let p = block.start + i;
@@ -114,8 +142,8 @@ impl AnchorRules {
                     } else {
                         most
                     };
-                    for &(r, min) in &self.hex_sep {
-                        if seps >= min {
+                    for &(r, min, double_below) in &self.hex_sep {
+                        if seps >= min && (seps >= double_below || seps_near.double_colon(hay)) {
                             f(r, p..p + 1);
                         }
                     }
@@ -135,6 +163,7 @@ impl AnchorRules {
                 // the longest a rule asks for.
                 let mut dots = None;
                 let mut word = None;
+                let mut shape_started = false;
                 for d in &self.digits {
                     if count < d.min {
                         break;
@@ -168,7 +197,19 @@ impl AnchorRules {
                     {
                         continue;
                     }
+                    if let Some(gate) = d.gate {
+                        if !shape_started {
+                            memo.start(&hay[run.clone()]);
+                            shape_started = true;
+                        }
+                        if !memo.may_match(&self.gates, gate) {
+                            continue;
+                        }
+                    }
                     f(r, run.start.saturating_sub(letters)..run.end);
+                }
+                if shape_started {
+                    memo.end();
                 }
             });
         }
@@ -506,6 +547,8 @@ struct SeparatorWindow {
     lo: usize,
     hi: usize,
     count: u32,
+    /// Whether the run holds `::` (`None`: not looked yet).
+    double_colon: Option<bool>,
 }
 
 impl SeparatorWindow {
@@ -516,7 +559,16 @@ impl SeparatorWindow {
             lo: 0,
             hi: 0,
             count: 0,
+            double_colon: None,
         }
+    }
+
+    /// Whether the run of the last position counted holds `::` (looked for once
+    /// per run).
+    fn double_colon(&mut self, hay: &[u8]) -> bool {
+        *self
+            .double_colon
+            .get_or_insert_with(|| memchr::memmem::find(&hay[self.run.clone()], b"::").is_some())
     }
 
     /// The number of `:` and `-` in the run holding `hay[at]` (a separator), no
@@ -534,6 +586,7 @@ impl SeparatorWindow {
                 end += 1;
             }
             self.run = start..end;
+            self.double_colon = None;
             self.lo = start;
             self.hi = start;
             self.count = 0;
@@ -736,10 +789,12 @@ mod tests {
     fn hits_in(anchors: &[(u32, Anchor)], hay: &[u8]) -> Vec<(u32, Range<usize>)> {
         let mut rules = AnchorRules::default();
         for &(r, a) in anchors {
-            rules.add(r, a, 0);
+            rules.add(r, a, 0, ("", false, 0));
         }
         let mut hits = Vec::new();
-        rules.find(hay, 0..hay.len(), |r, span| hits.push((r, span)));
+        rules.find(hay, 0..hay.len(), &mut ShapeMemo::default(), |r, span| {
+            hits.push((r, span))
+        });
         hits
     }
 
@@ -898,13 +953,47 @@ mod tests {
     }
 
     #[test]
+    fn a_hex_run_with_few_separators_may_need_a_double_colon() {
+        let ipv6 = Anchor::HexRun {
+            min_separators: 2,
+            double_colon_below: 6,
+        };
+        let hay = b"at 12:30:45 from fe80::1 and 2001:db8:85a3:0:0:8a2e:370:7334, \
+                    2001:0db8:85a3:0000:0000:8a2e::7334 or 0:0:0:0:0:ffff:192.0.2.1";
+        let starts: Vec<usize> = hits_in(&[(1, ipv6)], hay)
+            .iter()
+            .map(|h| h.1.start)
+            .collect();
+        let at = |s: &str| memchr::memmem::find(hay, s.as_bytes()).unwrap();
+        // not the time; every separator of the others, from the first one on
+        assert!(!starts.iter().any(|&p| p < at("fe80")));
+        for addr in ["fe80::1", "2001:db8:85a3", "2001:0db8", "0:0:0:0"] {
+            let first = at(addr) + addr.find(':').unwrap();
+            assert!(starts.contains(&first), "{addr}: {starts:?}");
+        }
+        assert_eq!(starts.len(), 1 + 7 + 7 + 6);
+    }
+
+    #[test]
     fn hex_runs_count_their_separators() {
         let hay = b"de-facto fe80::1 00:1a:2b:3c:4d:5e";
         let found = hits_in(
             &[
                 (1, Anchor::HexSeparator),
-                (2, Anchor::HexRun { min_separators: 2 }),
-                (3, Anchor::HexRun { min_separators: 5 }),
+                (
+                    2,
+                    Anchor::HexRun {
+                        min_separators: 2,
+                        double_colon_below: 0,
+                    },
+                ),
+                (
+                    3,
+                    Anchor::HexRun {
+                        min_separators: 5,
+                        double_colon_below: 0,
+                    },
+                ),
             ],
             hay,
         );

@@ -27,6 +27,7 @@ use crate::validate::{OnFail, Validator};
 
 mod anchor;
 mod keywords;
+mod run_shape;
 mod score;
 
 pub use score::{placeholder_reason, reserved_reason};
@@ -409,7 +410,14 @@ impl Scanner {
                 });
             }
             if let Some(a) = rule.anchor {
-                anchors.add(idx as u32, a, loaded.regex.digits_in_a_row);
+                let source = RegexSource::of(rule);
+                let longest = loaded.regex.regex_len.unwrap_or(MAX_WINDOW);
+                anchors.add(
+                    idx as u32,
+                    a,
+                    loaded.regex.digits_in_a_row,
+                    (&source.pattern, source.unicode, longest),
+                );
             }
             if let Some(spec) = &rule.context {
                 match contexts.iter_mut().find(|(s, _)| *s == spec) {
@@ -709,12 +717,17 @@ impl Scanner {
             });
         }
         // 1b. prefilter: byte anchors
-        inner.anchors.find(hay, block.clone(), |rule, span| {
-            let r = &inner.rules[rule as usize];
-            if r.triggered_at(hay, &span) {
-                scratch.add_candidate(rule as usize, span, r.before, r.max_len, hay.len());
-            }
-        });
+        // (the shape memo leaves the scratch while candidates are added to it)
+        let mut shapes = std::mem::take(&mut scratch.shapes);
+        inner
+            .anchors
+            .find(hay, block.clone(), &mut shapes, |rule, span| {
+                let r = &inner.rules[rule as usize];
+                if r.triggered_at(hay, &span) {
+                    scratch.add_candidate(rule as usize, span, r.before, r.max_len, hay.len());
+                }
+            });
+        scratch.shapes = shapes;
         // 2 + 3. confirm and score, rule by rule
         let touched = std::mem::take(&mut scratch.touched);
         for &r in &touched {
@@ -807,6 +820,8 @@ struct Scratch {
     captures: Vec<Option<Captures>>,
     /// Where the words of required contexts occur around the current block.
     context_hits: score::ContextHits,
+    /// The digit rules' answers by run shape.
+    shapes: run_shape::ShapeMemo,
 }
 
 impl Scratch {
@@ -817,6 +832,7 @@ impl Scratch {
             caches: (0..rules.len()).map(|_| None).collect(),
             captures: (0..rules.len()).map(|_| None).collect(),
             context_hits: score::ContextHits::default(),
+            shapes: run_shape::ShapeMemo::default(),
         }
     }
 

@@ -149,6 +149,11 @@ pub enum Anchor {
     HexRun {
         /// Fewest `:` and `-` in the run.
         min_separators: u32,
+        /// A run with fewer separators than this must hold `::` somewhere (an IPv6
+        /// address has seven colons, six before an IPv4 tail, unless compressed:
+        /// times like `12:30:45` stay out). 0: no such condition.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        double_colon_below: u32,
     },
 }
 
@@ -559,8 +564,15 @@ pub fn catalog_markdown(set: &RuleSet) -> String {
                     s
                 }
                 Some(Anchor::HexSeparator) => "hex separator".to_string(),
-                Some(Anchor::HexRun { min_separators }) => {
-                    format!("hex separator, {min_separators}+ in the run")
+                Some(Anchor::HexRun {
+                    min_separators,
+                    double_colon_below,
+                }) => {
+                    let mut s = format!("hex separator, {min_separators}+ in the run");
+                    if double_colon_below > 0 {
+                        s.push_str(&format!(" (`::` below {double_colon_below})"));
+                    }
+                    s
                 }
                 None => String::new(),
             }
