@@ -163,7 +163,8 @@ impl AnchorRules {
                 // the longest a rule asks for.
                 let mut dots = None;
                 let mut word = None;
-                let mut shape_started = false;
+                // Whether the run's shape is asked (`None`: not started yet).
+                let mut gating = None;
                 for d in &self.digits {
                     if count < d.min {
                         break;
@@ -198,17 +199,14 @@ impl AnchorRules {
                         continue;
                     }
                     if let Some(gate) = d.gate {
-                        if !shape_started {
-                            memo.start(&hay[run.clone()]);
-                            shape_started = true;
-                        }
-                        if !memo.may_match(&self.gates, gate) {
+                        let asked = *gating.get_or_insert_with(|| memo.start(&hay[run.clone()]));
+                        if asked && !memo.may_match(&self.gates, gate) {
                             continue;
                         }
                     }
                     f(r, run.start.saturating_sub(letters)..run.end);
                 }
-                if shape_started {
+                if gating == Some(true) {
                     memo.end();
                 }
             });

@@ -43,10 +43,12 @@ const MEMO_ENTRIES: usize = 4096;
 /// every run. So the memo counts its misses over windows of `PROBE` runs; when
 /// more than `MAX_MISSES` of a window were new, the next `BYPASS` runs are let
 /// through unasked, as without the gate (text has few shapes: under 200 in the
-/// 100 MB corpus).
+/// 100 MB corpus), twice as many after each window that fails again, up to
+/// `MAX_BYPASS`.
 const PROBE: u32 = 1024;
 const MAX_MISSES: u32 = 256;
 const BYPASS: u32 = 16 * 1024;
+const MAX_BYPASS: u32 = 1 << 22;
 /// Memory of one gate's lazy DFA per thread (a few hundred states).
 const CACHE_BYTES: usize = 64 * 1024;
 /// Context symbols followed after a run before the gate gives up and says "may
@@ -356,18 +358,23 @@ pub(super) struct ShapeMemo {
     /// Runs looked up and shapes not found in the current window of `PROBE`.
     lookups: u32,
     misses: u32,
-    /// Runs still to let through unasked.
+    /// Runs still to let through unasked, and how many the next failed window
+    /// lets through (0: `BYPASS`).
     bypass: u32,
+    next_bypass: u32,
 }
 
 impl ShapeMemo {
     /// Starts a run of digits and separators.
-    pub(super) fn start(&mut self, run: &[u8]) {
+    /// Starts a run of digits and separators; false when the run is let through
+    /// unasked (too long, or the memo is being bypassed): `may_match` would say
+    /// yes to every gate.
+    pub(super) fn start(&mut self, run: &[u8]) -> bool {
         self.changed = false;
         if run.len() > MAX_SHAPE || self.bypass > 0 {
             self.bypass = self.bypass.saturating_sub(1);
             self.current = None;
-            return;
+            return false;
         }
         self.shape.clear();
         self.shape.extend(
@@ -379,32 +386,46 @@ impl ShapeMemo {
         self.misses += u32::from(found.is_none());
         if self.lookups == PROBE {
             if self.misses > MAX_MISSES {
-                self.bypass = BYPASS;
+                self.bypass = self.next_bypass.max(BYPASS);
+                self.next_bypass = (self.bypass * 2).min(MAX_BYPASS);
+            } else {
+                self.next_bypass = BYPASS;
             }
             self.lookups = 0;
             self.misses = 0;
         }
         self.current = Some(found.unwrap_or((0, 0)));
+        true
     }
 
     /// Whether gate `i` of `gates` may match in the current run.
+    #[inline]
     pub(super) fn may_match(&mut self, gates: &[ShapeGate], i: u32) -> bool {
-        let Some((known, yes)) = &mut self.current else {
+        let Some((known, yes)) = self.current else {
             return true;
         };
         let b: Mask = 1 << i;
-        if *known & b == 0 {
-            if self.states.len() < gates.len() {
-                self.states.resize_with(gates.len(), || None);
-            }
-            let i = i as usize;
-            if gates[i].may_match(&self.shape, &mut self.states[i]) {
-                *yes |= b;
-            }
-            *known |= b;
-            self.changed = true;
+        if known & b == 0 {
+            return self.learn(gates, i);
         }
-        *yes & b != 0
+        yes & b != 0
+    }
+
+    /// Asks gate `i` about the current run's shape, and notes the answer.
+    #[inline(never)]
+    fn learn(&mut self, gates: &[ShapeGate], i: u32) -> bool {
+        if self.states.len() < gates.len() {
+            self.states.resize_with(gates.len(), || None);
+        }
+        let yes = gates[i as usize].may_match(&self.shape, &mut self.states[i as usize]);
+        if let Some((known, answers)) = &mut self.current {
+            *known |= 1 << i;
+            if yes {
+                *answers |= 1 << i;
+            }
+        }
+        self.changed = true;
+        yes
     }
 
     /// Ends the current run: remembers what was learnt about its shape.
@@ -519,6 +540,15 @@ mod tests {
             assert!(ask(&mut memo, "2024-03-15"));
         }
         assert!(!ask(&mut memo, "2024-03-15"));
+        // a second failed window lets twice as many through
+        memo.lookups = 0;
+        memo.misses = 0;
+        memo.answers.clear();
+        for i in 0..PROBE {
+            ask(&mut memo, &"1-".repeat(i as usize % 24 + 1));
+            memo.answers.clear();
+        }
+        assert_eq!(memo.bypass, 2 * BYPASS);
     }
 
     proptest::proptest! {
