@@ -12,6 +12,11 @@
 #                  joined by `-`, dig-space.txt digits joined by spaces,
 #                  dig-3dot.txt 100-999 joined by `.`: each file is one digit run
 #                  (a digit rule's window is the whole run)
+#   dig-shapes.txt 20 MB of short runs of random digit groups and separators
+#                  (`12-345 6.78/9 x ...`): every run a new shape, which the
+#                  digit rules' shape memo cannot learn
+#   nums.csv       ~25 MB of numeric CSV rows (ids, dates, times, amounts,
+#                  account numbers): many runs, few shapes, times on every row
 #
 # With BIG_GB=N it also scans one N GiB file on two threads and reports its peak
 # anonymous memory, which must not grow with the input (issue 6: under 256 MiB),
@@ -59,6 +64,27 @@ numbers("dig-dash.txt", 0, 100, "-", 5_000_000)
 numbers("dig-4dash.txt", 1000, 10000, "-", 3_000_000)
 numbers("dig-space.txt", 0, 10, " ", 8_000_000)
 numbers("dig-3dot.txt", 100, 1000, ".", 3_500_000)
+path = os.path.join(out, "dig-shapes.txt")
+if not os.path.exists(path):
+    r = random.Random(3)
+    parts, n = [], 0
+    while n < 20_000_000:
+        groups = ["".join(r.choice("0123456789") for _ in range(r.randint(1, 5)))
+                  for _ in range(r.randint(2, 7))]
+        run = groups[0] + "".join(r.choice(" -./()+") * r.randint(1, 2) + g for g in groups[1:])
+        parts.append(run + " x ")
+        n += len(run) + 3
+    open(path, "w").write("".join(parts))
+path = os.path.join(out, "nums.csv")
+if not os.path.exists(path):
+    r = random.Random(7)
+    with open(path, "w") as f:
+        f.write("id,date,time,amount,qty,account,ref\n")
+        for i in range(400_000):
+            f.write(f"{i + 1000000},{r.randint(2000, 2025)}-{r.randint(1, 12):02d}-{r.randint(1, 28):02d},"
+                    f"{r.randint(0, 23):02d}:{r.randint(0, 59):02d}:{r.randint(0, 59):02d},"
+                    f"{r.randint(0, 99999)}.{r.randint(0, 99):02d},{r.randint(1, 500)},"
+                    f"{r.randint(10**9, 10**10 - 1)},{r.randint(10**5, 10**6)}-{r.randint(100, 999)}\n")
 # Dense findings (BIG_GB runs only): one IPv4 address per line, ~4.7M findings per
 # 64 MiB, each written out.
 rnd = random.Random(2)
@@ -89,7 +115,8 @@ print(f"| input | size | time | ns/byte | x normal | peak anon |")
 print(f"|---|---:|---:|---:|---:|---:|")
 print(f"| corpus ({len(files)} files) | {size/2**20:.0f} MiB | {base*size/1e9:.2f} s | {base:.1f} | 1.0 | {peak[tuple(files)]/1024:.0f} MiB |")
 for name in ["one-line.txt", "digits.txt", "at.txt", "ghp.txt", "sk.txt",
-             "dig-dash.txt", "dig-4dash.txt", "dig-space.txt", "dig-3dot.txt"]:
+             "dig-dash.txt", "dig-4dash.txt", "dig-space.txt", "dig-3dot.txt",
+             "dig-shapes.txt", "nums.csv"]:
     path = os.path.join(d, name)
     n = os.path.getsize(path)
     t = timed([path])
