@@ -1066,15 +1066,16 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// What the gate relies on: every match of a regex with N > 0 digits in a
-        /// row has its digits in one run, and that run has a group of N digits or
-        /// more.
+        /// What the gates rely on: every match of a regex with N > 0 digits in a
+        /// row has its digits in one run, that run has a group of N digits or
+        /// more, and the regex's shape gate accepts the run's shape.
         #[test]
         fn every_match_holds_its_digits_in_a_row_in_one_run(
             tokens in proptest::collection::vec(
                 proptest::sample::select(vec![
-                    "1", "23", "456", "7890", "12345", " ", "-", "(", ")", ".", "+",
-                    "x", "A", "_", ",", "\n", " - ", ") (", "  ",
+                    "1", "23", "456", "7890", "12345", " ", "-", "(", ")", ".", "+", "/",
+                    "x", "A", "AB", "_", ",", ":", "\n", " - ", ") (", "  ", "\\n", "+1 ",
+                    "+44 123", "(212) ",
                 ]),
                 0..30,
             ),
@@ -1092,6 +1093,14 @@ mod tests {
                 r"[0-9]{1,3}(?:\.[0-9]{1,3}){2}",
                 r"[0-9]{4} {0,2}[0-9]{3}",
                 r"(?:[0-9]{3}){1,2}[ -]?[0-9]",
+                r"(?:^|[^0-9A-Za-z_.\-])(?P<value>[0-9]{3}-[0-9]{2}-[0-9]{4})\b",
+                r"[A-Z]{2} ?[0-9]{2} ?[0-9]{2}\b",
+                r"(?:^|[^0-9+])\s(?P<value>0[1-9][0-9]{1,4} ?/[0-9]{3,8})\b",
+                r"(?i:x|ab)\.?[ \t]{0,3}[:=]?[0-9]{1,3}(?:\.[0-9]{1,3}){2}",
+                r"\\[nrt]\+[0-9]{2}(?:[ .\-]\(?[0-9]{1,3}){1,3}",
+                // separators before the run are context bytes to the shape gate
+                r"\+[0-9]{2}[ -][0-9]{3}",
+                r"\([0-9]{3}\) ?[0-9]{3}",
             ];
             let mut runs = Vec::new();
             for_each_digit_run(&hay, 0..hay.len(), |r, _, g| runs.push((r, g)));
@@ -1116,6 +1125,15 @@ mod tests {
                         "{} matched {:?} across runs", re, &hay[m.range()]
                     );
                     proptest::prop_assert!(run.1 >= want, "{} in {:?}", re, &hay[run.0.clone()]);
+                    let shape: Vec<u8> = hay[run.0.clone()]
+                        .iter()
+                        .map(|&b| if b.is_ascii_digit() { b'0' } else { b })
+                        .collect();
+                    proptest::prop_assert!(
+                        ShapeGate::new(re, false, 64).may_match(&shape, &mut None),
+                        "{} matched {:?}: its run's shape {:?} was rejected",
+                        re, &hay[m.range()], String::from_utf8_lossy(&shape)
+                    );
                 }
             }
         }
