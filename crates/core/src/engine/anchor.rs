@@ -5,6 +5,8 @@ use std::ops::Range;
 
 use regex_syntax::hir::{Class, Hir, HirKind};
 
+#[cfg(test)]
+use super::run_shape::shape_byte;
 use super::run_shape::{ShapeGate, ShapeMemo, MAX_GATES};
 use crate::rules::Anchor;
 
@@ -462,6 +464,26 @@ impl Shape {
     }
 }
 
+/// The ASCII members of a class, and whether it has other members too (bytes
+/// above 0x7F, or other characters).
+pub(super) fn ascii_members(class: &Class) -> (Vec<u8>, bool) {
+    match class {
+        Class::Bytes(c) => (
+            c.iter()
+                .flat_map(|r| r.start()..=r.end().min(0x7F))
+                .collect(),
+            c.ranges().last().is_some_and(|r| r.end() > 0x7F),
+        ),
+        Class::Unicode(c) => (
+            c.iter()
+                .filter(|r| u32::from(r.start()) < 0x80)
+                .flat_map(|r| r.start() as u8..=(u32::from(r.end()).min(0x7F) as u8))
+                .collect(),
+            c.ranges().last().is_some_and(|r| u32::from(r.end()) > 0x7F),
+        ),
+    }
+}
+
 fn shape(hir: &Hir) -> Shape {
     match hir.kind() {
         // Zero-width: the digits on both sides are next to each other.
@@ -470,16 +492,10 @@ fn shape(hir: &Hir) -> Shape {
             acc.then(Shape::of_bytes([b], false))
         }),
         // Classes are judged by their ASCII part: any non-ASCII member ends a run.
-        HirKind::Class(Class::Bytes(c)) => Shape::of_bytes(
-            c.iter().flat_map(|r| r.start()..=r.end()),
-            c.ranges().last().is_some_and(|r| r.end() > 0x7F),
-        ),
-        HirKind::Class(Class::Unicode(c)) => Shape::of_bytes(
-            c.iter()
-                .filter(|r| u32::from(r.start()) < 0x80)
-                .flat_map(|r| r.start() as u8..=(u32::from(r.end()).min(0x7F) as u8)),
-            c.ranges().last().is_some_and(|r| u32::from(r.end()) > 0x7F),
-        ),
+        HirKind::Class(c) => {
+            let (bytes, non_ascii) = ascii_members(c);
+            Shape::of_bytes(bytes, non_ascii)
+        }
         HirKind::Capture(cap) => shape(&cap.sub),
         HirKind::Repetition(rep) => {
             let sub = shape(&rep.sub);
@@ -1125,10 +1141,7 @@ mod tests {
                         "{} matched {:?} across runs", re, &hay[m.range()]
                     );
                     proptest::prop_assert!(run.1 >= want, "{} in {:?}", re, &hay[run.0.clone()]);
-                    let shape: Vec<u8> = hay[run.0.clone()]
-                        .iter()
-                        .map(|&b| if b.is_ascii_digit() { b'0' } else { b })
-                        .collect();
+                    let shape: Vec<u8> = hay[run.0.clone()].iter().map(|&b| shape_byte(b)).collect();
                     proptest::prop_assert!(
                         ShapeGate::new(re, false, 64).may_match(&shape, &mut None),
                         "{} matched {:?}: its run's shape {:?} was rejected",

@@ -409,8 +409,8 @@ impl Scanner {
                     keyword: kw,
                 });
             }
+            let source = RegexSource::of(rule);
             if let Some(a) = rule.anchor {
-                let source = RegexSource::of(rule);
                 let longest = loaded.regex.regex_len.unwrap_or(MAX_WINDOW);
                 anchors.add(
                     idx as u32,
@@ -434,7 +434,7 @@ impl Scanner {
                     label: rule.label(),
                     generic: rule.generic,
                 }),
-                source: RegexSource::of(rule),
+                source,
                 regex,
                 max_len,
                 before: rule.max_before.map_or(max_len, |b| b.min(max_len)),

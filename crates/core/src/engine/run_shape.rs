@@ -16,14 +16,14 @@
 //! digit rules; most of those rules cannot match such a shape (an SSN needs
 //! `000-00-0000`).
 //!
-//! The projection is a dense DFA over a handful of byte classes, built on first
-//! use. Runs repeat their shapes (the 100 MB corpus has 30k runs of six digits or
-//! more and fewer than 200 shapes), so the answers for all rules are kept per
-//! shape in a small per-thread memo; a run longer than [`MAX_SHAPE`] bytes is not
-//! gated.
+//! The projection is a lazy DFA over a handful of byte classes, built on first
+//! use (dense DFAs built up front cost more than the gate saved). Runs repeat
+//! their shapes (the 100 MB corpus has 30k runs of six digits or more and fewer
+//! than 200 shapes), so each gate's answer is kept per shape in a small
+//! per-thread memo; a run longer than [`MAX_SHAPE`] bytes is not gated.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 use std::sync::OnceLock;
 
 use regex_automata::hybrid::dfa::{Cache, DFA};
@@ -32,10 +32,11 @@ use regex_automata::nfa::thompson;
 use regex_automata::{Input, MatchKind};
 use regex_syntax::hir::{Class, ClassBytes, ClassBytesRange, Hir, HirKind, Repetition};
 
-use super::anchor::is_digit_sep;
+use super::anchor::{ascii_members, is_digit_sep};
+use crate::validate::Fnv;
 
 /// Runs longer than this are not gated (their shapes rarely repeat).
-pub(super) const MAX_SHAPE: usize = 48;
+const MAX_SHAPE: usize = 48;
 /// Shapes remembered per thread before the memo starts over.
 const MEMO_ENTRIES: usize = 4096;
 /// A new shape costs each gate asked a walk of its DFA (and new states): a text
@@ -59,7 +60,7 @@ const TAIL_LIMIT: usize = 256;
 const OTHER: u8 = b'w';
 
 /// Gated rules per memo entry: one bit each.
-pub(super) type Mask = u128;
+type Mask = u128;
 /// Most rules a scanner gates.
 pub(super) const MAX_GATES: usize = Mask::BITS as usize;
 
@@ -197,6 +198,15 @@ pub(super) struct GateState {
     context: Option<(LazyStateID, usize)>,
 }
 
+/// A run's byte as its shape writes it: digits as `0`, separators as they are.
+pub(super) fn shape_byte(b: u8) -> u8 {
+    if b.is_ascii_digit() {
+        b'0'
+    } else {
+        b
+    }
+}
+
 /// Symbols of the projected alphabet, as bits: `0`, the run separators, `w`.
 const ALPHABET: &[u8] = b"0 -./()+w";
 
@@ -258,23 +268,9 @@ fn project(hir: &Hir) -> Projected {
                 hir: Hir::concat(parts.into_iter().map(class).collect()),
             }
         }
-        HirKind::Class(Class::Bytes(c)) => {
-            let set = symbols(
-                c.iter().flat_map(|r| r.start()..=r.end()),
-                c.ranges().last().is_some_and(|r| r.end() > 0x7F),
-            );
-            Projected {
-                hir: class(set),
-                symbols: set,
-            }
-        }
-        HirKind::Class(Class::Unicode(c)) => {
-            let set = symbols(
-                c.iter()
-                    .filter(|r| u32::from(r.start()) < 0x80)
-                    .flat_map(|r| r.start() as u8..=(u32::from(r.end()).min(0x7F) as u8)),
-                c.ranges().last().is_some_and(|r| u32::from(r.end()) > 0x7F),
-            );
+        HirKind::Class(c) => {
+            let (bytes, non_ascii) = ascii_members(c);
+            let set = symbols(bytes, non_ascii);
             Projected {
                 hir: class(set),
                 symbols: set,
@@ -321,28 +317,6 @@ fn project(hir: &Hir) -> Projected {
     projected
 }
 
-/// FNV-1a over the shape bytes (the memo's keys are short).
-#[derive(Default)]
-struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &b in bytes {
-            h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
 /// Per-thread answers by shape: for each shape, the gates asked so far (`known`)
 /// and those that may match (`yes`), one bit per gate.
 #[derive(Default)]
@@ -365,7 +339,6 @@ pub(super) struct ShapeMemo {
 }
 
 impl ShapeMemo {
-    /// Starts a run of digits and separators.
     /// Starts a run of digits and separators; false when the run is let through
     /// unasked (too long, or the memo is being bypassed): `may_match` would say
     /// yes to every gate.
@@ -377,10 +350,7 @@ impl ShapeMemo {
             return false;
         }
         self.shape.clear();
-        self.shape.extend(
-            run.iter()
-                .map(|&b| if b.is_ascii_digit() { b'0' } else { b }),
-        );
+        self.shape.extend(run.iter().map(|&b| shape_byte(b)));
         let found = self.answers.get(&self.shape[..]).copied();
         self.lookups += 1;
         self.misses += u32::from(found.is_none());

@@ -24,6 +24,7 @@ mod formats;
 mod ids;
 mod network;
 mod text;
+pub(crate) use text::Fnv;
 
 pub use checksum::*;
 pub use crypto::*;

@@ -65,7 +65,8 @@ struct WordSet {
 }
 
 /// FNV-1a: the words are short, and SipHash cost more than the rest of the test.
-struct Fnv(u64);
+/// (Also the hasher of the digit rules' shape memo: short keys too.)
+pub(crate) struct Fnv(u64);
 
 impl Default for Fnv {
     fn default() -> Self {
