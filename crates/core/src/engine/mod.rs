@@ -92,6 +92,141 @@ pub(crate) struct RegexFacts {
     /// Longest match of the regex itself (`None`: unbounded), whatever `max_len`
     /// says.
     pub(crate) regex_len: Option<usize>,
+    /// How a match gives the value's span.
+    pub(crate) value: ValueSpan,
+}
+
+/// How the span of a rule's value follows from the span of a match, so that most
+/// rules need only the match (the lazy DFAs) and not the capture engines, which
+/// cost several times more per match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ValueSpan {
+    /// Only the capture engines know (the `value` group is nested, or what
+    /// precedes it varies in length while the value does too...).
+    Captures,
+    /// The `value` group is a top-level part of the regex.
+    Derived {
+        /// Where the value starts.
+        start: ValueStart,
+        /// What follows it: nothing (or a zero-width assertion), or
+        /// `(?:[^C]|$)`, one byte not in `C` or the end of the haystack.
+        boundary: Option<ByteSet>,
+    },
+}
+
+/// Where a derived value starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ValueStart {
+    /// At the match (nothing precedes the value).
+    Match,
+    /// `n` bytes before its end, whatever precedes it.
+    Fixed(usize),
+    /// After [`LEFT_BOUNDARY`] (`{{lb}}`), all that precedes it: one byte into the
+    /// match, unless that byte is a backslash or the match starts the haystack.
+    LeftBoundary,
+}
+
+impl ValueSpan {
+    /// Finds how a match gives the value, from the regex's syntax tree (parsed
+    /// with `unicode`).
+    fn of(hir: &regex_syntax::hir::Hir, unicode: bool) -> Self {
+        use regex_syntax::hir::{Class, HirKind, Look};
+        let parts = match hir.kind() {
+            HirKind::Concat(parts) => parts.as_slice(),
+            _ => std::slice::from_ref(hir),
+        };
+        let is_value = |h: &regex_syntax::hir::Hir| matches!(h.kind(), HirKind::Capture(c) if c.name.as_deref() == Some("value"));
+        let Some(at) = parts.iter().position(is_value) else {
+            return ValueSpan::Captures;
+        };
+        let HirKind::Capture(value) = parts[at].kind() else {
+            return ValueSpan::Captures;
+        };
+        let left_boundary = || {
+            regex_syntax::ParserBuilder::new()
+                .unicode(unicode)
+                .utf8(false)
+                .build()
+                .parse(LEFT_BOUNDARY)
+                .ok()
+        };
+        let (min, max) = (
+            value.sub.properties().minimum_len(),
+            value.sub.properties().maximum_len(),
+        );
+        let start = match &parts[..at] {
+            [] => ValueStart::Match,
+            _ if min.is_some() && min == max => ValueStart::Fixed(min.unwrap_or(0)),
+            [lead] if left_boundary().as_ref() == Some(lead) => ValueStart::LeftBoundary,
+            _ => return ValueSpan::Captures,
+        };
+        // One byte not in the returned set, or the end of the haystack.
+        let not_in_or_end = |h: &regex_syntax::hir::Hir| -> Option<ByteSet> {
+            let HirKind::Alternation(alts) = h.kind() else {
+                return None;
+            };
+            let [a, b] = alts.as_slice() else {
+                return None;
+            };
+            let (class, end) = match (a.kind(), b.kind()) {
+                (HirKind::Class(Class::Bytes(c)), HirKind::Look(l))
+                | (HirKind::Look(l), HirKind::Class(Class::Bytes(c))) => (c, *l),
+                _ => return None,
+            };
+            if end != Look::End {
+                return None;
+            }
+            let inside: Vec<u8> = (0..=255u8)
+                .filter(|&b| {
+                    !class
+                        .ranges()
+                        .iter()
+                        .any(|r| (r.start()..=r.end()).contains(&b))
+                })
+                .collect();
+            Some(ByteSet::of(&inside))
+        };
+        let boundary = match &parts[at + 1..] {
+            [] => None,
+            [h] if matches!(h.kind(), HirKind::Look(_)) => None,
+            [h] => match not_in_or_end(h) {
+                Some(set) => Some(set),
+                None => return ValueSpan::Captures,
+            },
+            _ => return ValueSpan::Captures,
+        };
+        ValueSpan::Derived { start, boundary }
+    }
+
+    /// The value's span in a match `m` of `hay`, or `None` where only the capture
+    /// engines can tell (a match at the very end of the haystack whose last byte
+    /// may be the boundary or the value's).
+    #[inline]
+    fn value(&self, hay: &[u8], m: Range<usize>) -> Option<Range<usize>> {
+        let ValueSpan::Derived { start, boundary } = self else {
+            return None;
+        };
+        let end = match boundary {
+            None => m.end,
+            Some(_) if m.end < hay.len() => m.end - 1,
+            Some(inside) if m.end > m.start && inside.contains(hay[m.end - 1]) => m.end,
+            Some(_) => return None,
+        };
+        let start = match start {
+            ValueStart::Match => m.start,
+            ValueStart::Fixed(n) => end.checked_sub(*n)?,
+            // `^` (nothing consumed) only at 0, `\\[nrt]` (two bytes) only from a
+            // backslash, else one byte that is not a word byte: where a word byte
+            // starts the haystack, nothing can be consumed.
+            ValueStart::LeftBoundary => match hay[m.start] {
+                b'\\' => return None,
+                b if m.start == 0 && !(b.is_ascii_alphanumeric() || b == b'_') => return None,
+                _ if m.start == 0 => 0,
+                _ => m.start + 1,
+            },
+        };
+        (start <= end && start >= m.start).then_some(start..end)
+    }
 }
 
 /// Longest match an anchored rule's regex may have: a digit run or a run of `@`
@@ -122,6 +257,7 @@ pub(crate) fn check_rule_regex(rule: &Rule) -> Result<RegexFacts, String> {
         max_len: max_len.clamp(1, MAX_WINDOW),
         digits_in_a_row: anchor::fewest_digits_in_a_row(&hir),
         regex_len: hir.properties().maximum_len(),
+        value: ValueSpan::of(&hir, rule.unicode),
     })
 }
 
@@ -148,7 +284,7 @@ impl RegexSource {
             .utf8(false);
         let regex = meta::Regex::builder()
             .syntax(syntax)
-            .configure(meta::Config::new().utf8_empty(false))
+            .configure(meta::Config::new().utf8_empty(false).dfa(false))
             .build(&self.pattern)
             .map_err(|e| format!("invalid regex: {e}"))?;
         let value_group = regex
@@ -159,8 +295,8 @@ impl RegexSource {
 }
 
 /// A set of bytes, tested with one lookup.
-#[derive(Debug, Clone, Copy)]
-struct ByteSet([u64; 4]);
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ByteSet([u64; 4]);
 
 impl ByteSet {
     fn of(bytes: &[u8]) -> Self {
@@ -186,6 +322,8 @@ struct CompiledRule {
     /// most of the start-up time); user rules compile up front so that an error
     /// names the rule before the scan starts.
     regex: OnceLock<(meta::Regex, Option<usize>)>,
+    /// How a match gives the value (without the capture engines where it can).
+    value: ValueSpan,
     max_len: usize,
     /// Bytes of the window before a candidate (`max_before`, at most `max_len`).
     before: usize,
@@ -436,6 +574,7 @@ impl Scanner {
                 }),
                 source,
                 regex,
+                value: loaded.regex.value,
                 max_len,
                 before: rule.max_before.map_or(max_len, |b| b.min(max_len)),
                 validators: loaded.validators.clone(),
@@ -881,17 +1020,32 @@ fn confirm_window(
     while at < w.run.end {
         let input = Input::new(hay).range(at..w.run.end);
         let cache = scratch.caches[r].get_or_insert_with(|| regex.create_cache());
-        let caps = scratch.captures[r].get_or_insert_with(|| regex.create_captures());
-        regex.search_captures_with(cache, &input, caps);
-        let Some(m) = caps.get_match() else { break };
-        let (ms, me) = (m.start(), m.end());
+        // The match alone where it gives the value; else the capture engines.
+        let derived = match rule.value {
+            ValueSpan::Captures => None,
+            derived => {
+                let Some(m) = regex.search_with(cache, &input) else {
+                    break;
+                };
+                Some((m.range(), derived.value(hay, m.range())))
+            }
+        };
+        let (ms, me, value) = match derived {
+            Some((m, Some(value))) => (m.start, m.end, value),
+            _ => {
+                let caps = scratch.captures[r].get_or_insert_with(|| regex.create_captures());
+                regex.search_captures_with(cache, &input, caps);
+                let Some(m) = caps.get_match() else { break };
+                let value = value_group
+                    .and_then(|g| caps.get_group(g))
+                    .map_or(m.range(), |s| s.start..s.end);
+                (m.start(), m.end(), value)
+            }
+        };
         at = if me > ms { me } else { me + 1 };
         if ms >= w.candidates.end || me <= w.candidates.start {
             continue;
         }
-        let value = value_group
-            .and_then(|g| caps.get_group(g))
-            .map_or(ms..me, |s| s.start..s.end);
         if value.is_empty() {
             continue;
         }

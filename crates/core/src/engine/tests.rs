@@ -504,3 +504,128 @@ regex = '(?P<value>pat[a-z0-9_]*)'
     let assigned = rule("followed_by = { any_of = \"=\", within = 6 }");
     assert_eq!(found(&assigned, text), ["path"]);
 }
+
+/// Every match of `regex` in `hay` over `range`, with the value span the capture
+/// engines give.
+fn matches_with_captures(
+    regex: &meta::Regex,
+    group: Option<usize>,
+    hay: &[u8],
+    range: Range<usize>,
+) -> Vec<(Range<usize>, Range<usize>)> {
+    let mut caps = regex.create_captures();
+    let mut out = Vec::new();
+    let mut at = range.start;
+    while at < range.end {
+        regex.search_captures(&Input::new(hay).range(at..range.end), &mut caps);
+        let Some(m) = caps.get_match() else { break };
+        let value = group
+            .and_then(|g| caps.get_group(g))
+            .map_or(m.range(), |s| s.start..s.end);
+        out.push((m.range(), value));
+        at = if m.end() > m.start() {
+            m.end()
+        } else {
+            m.end() + 1
+        };
+    }
+    out
+}
+
+#[test]
+fn values_derived_from_matches_are_those_of_the_capture_engines() {
+    // For rules whose value follows from the match (most of the catalog), the
+    // engine skips the capture engines: on every example, cut anywhere (the
+    // window or the haystack ends right after the value, or inside it), the
+    // derived value must be the captured one, or the derivation must defer.
+    let set = RuleSet::builtin().unwrap();
+    let (mut derived, mut deferred, mut rules) = (0, 0, 0);
+    for loaded in set.rules() {
+        let facts = check_rule_regex(&loaded.rule).unwrap();
+        if facts.value == ValueSpan::Captures {
+            continue;
+        }
+        rules += 1;
+        let (regex, group) = RegexSource::of(&loaded.rule).compile().unwrap();
+        for example in loaded
+            .rule
+            .examples
+            .iter()
+            .chain(&loaded.rule.negative_examples)
+        {
+            let hay = example.as_bytes();
+            for cut in 0..=hay.len() {
+                // the haystack ends at `cut`; or only the searched range does
+                for (hay, end) in [(&hay[..cut], cut), (hay, cut)] {
+                    for (m, value) in matches_with_captures(&regex, group, hay, 0..end) {
+                        match facts.value.value(hay, m.clone()) {
+                            Some(v) => {
+                                derived += 1;
+                                assert_eq!(
+                                    v, value,
+                                    "{}: match {m:?} of {example:?} cut at {cut}",
+                                    loaded.rule.id
+                                );
+                            }
+                            None => deferred += 1,
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(rules > 150, "only {rules} rules derive their value");
+    assert!(
+        derived > 10 * deferred,
+        "{derived} derived, {deferred} deferred"
+    );
+}
+
+#[test]
+fn value_span_shapes() {
+    let facts = |regex: &str| {
+        let rule = rules_with(&format!(
+            "[[rule]]\nid = \"t.x\"\nname = \"x\"\ncategory = \"credential\"\nseverity = \"low\"\nkeywords = [\"k\"]\nregex = '{regex}'\n"
+        ));
+        check_rule_regex(&rule.rules()[0].rule).unwrap().value
+    };
+    let boundary = |v: ValueSpan| match v {
+        ValueSpan::Derived { boundary, .. } => boundary,
+        ValueSpan::Captures => panic!("not derived"),
+    };
+    // value first, a boundary byte or the end after it
+    let v = facts(r"(?P<value>k_[a-z]{4})(?:[^a-z_]|$)");
+    assert!(boundary(v).is_some_and(|b| b.contains(b'q') && !b.contains(b' ')));
+    assert_eq!(v.value(b"k_abcd k", 0..7), Some(0..6));
+    assert_eq!(v.value(b"k_abcd", 0..6), Some(0..6));
+    // at the haystack's end, a last byte outside the class may be either
+    assert_eq!(v.value(b"k_abc!", 0..6), None);
+    // fixed length after a variable prefix; a zero-width assertion after
+    let v = facts(r"key\s*=\s*(?P<value>[a-f0-9]{8})\b");
+    assert_eq!(
+        v,
+        ValueSpan::Derived {
+            start: ValueStart::Fixed(8),
+            boundary: None
+        }
+    );
+    assert_eq!(v.value(b"key = 0123abcd", 0..14), Some(6..14));
+    // after the left boundary: one byte in, none at the start, unknown after a
+    // backslash or a non-word byte at the start
+    let v = facts(r"{{lb}}(?P<value>[0-9]{3,5})(?:[^0-9]|$)");
+    assert!(matches!(
+        v,
+        ValueSpan::Derived {
+            start: ValueStart::LeftBoundary,
+            ..
+        }
+    ));
+    assert_eq!(v.value(b"a 1234 b", 1..7), Some(2..6));
+    assert_eq!(v.value(b"1234", 0..4), Some(0..4));
+    assert_eq!(v.value(b" 1234", 0..5), None);
+    assert_eq!(v.value(b"x\\n1234", 1..7), None);
+    // variable length after a prefix; a nested value; more after the value
+    assert_eq!(facts(r"key=(?P<value>[a-f]{8,9})"), ValueSpan::Captures);
+    assert_eq!(facts(r"(?:a|(?P<value>k[0-9]+))"), ValueSpan::Captures);
+    assert_eq!(facts(r"(?P<value>k[0-9]+)@x"), ValueSpan::Captures);
+}
