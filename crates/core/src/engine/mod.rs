@@ -27,6 +27,7 @@ use crate::validate::{OnFail, Validator};
 
 mod anchor;
 mod keywords;
+mod linear;
 mod run_shape;
 mod score;
 
@@ -81,7 +82,7 @@ pub fn expand_macros(regex: &str) -> std::borrow::Cow<'_, str> {
 
 /// What the engine needs to know of a rule's regex, found by parsing it once when
 /// the rule is loaded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) struct RegexFacts {
     /// Longest match in bytes (the regex's bound, else the rule's `max_len`, else a
     /// default), clamped to the window limit.
@@ -94,6 +95,21 @@ pub(crate) struct RegexFacts {
     pub(crate) regex_len: Option<usize>,
     /// How a match gives the value's span.
     pub(crate) value: ValueSpan,
+    /// The regex read as a plain sequence, confirmed without the regex engines.
+    pub(crate) linear: Option<Arc<linear::Linear>>,
+}
+
+/// [`LEFT_BOUNDARY`] parsed as rule regexes are (without Unicode).
+fn left_boundary_hir() -> &'static regex_syntax::hir::Hir {
+    static HIR: OnceLock<regex_syntax::hir::Hir> = OnceLock::new();
+    HIR.get_or_init(|| {
+        regex_syntax::ParserBuilder::new()
+            .unicode(false)
+            .utf8(false)
+            .build()
+            .parse(LEFT_BOUNDARY)
+            .expect("the left boundary parses")
+    })
 }
 
 /// How the span of a rule's value follows from the span of a match, so that most
@@ -127,9 +143,8 @@ pub(crate) enum ValueStart {
 }
 
 impl ValueSpan {
-    /// Finds how a match gives the value, from the regex's syntax tree (parsed
-    /// with `unicode`).
-    fn of(hir: &regex_syntax::hir::Hir, unicode: bool) -> Self {
+    /// Finds how a match gives the value, from the regex's syntax tree.
+    fn of(hir: &regex_syntax::hir::Hir) -> Self {
         use regex_syntax::hir::{Class, HirKind, Look};
         let parts = match hir.kind() {
             HirKind::Concat(parts) => parts.as_slice(),
@@ -142,14 +157,6 @@ impl ValueSpan {
         let HirKind::Capture(value) = parts[at].kind() else {
             return ValueSpan::Captures;
         };
-        let left_boundary = || {
-            regex_syntax::ParserBuilder::new()
-                .unicode(unicode)
-                .utf8(false)
-                .build()
-                .parse(LEFT_BOUNDARY)
-                .ok()
-        };
         let (min, max) = (
             value.sub.properties().minimum_len(),
             value.sub.properties().maximum_len(),
@@ -157,7 +164,7 @@ impl ValueSpan {
         let start = match &parts[..at] {
             [] => ValueStart::Match,
             _ if min.is_some() && min == max => ValueStart::Fixed(min.unwrap_or(0)),
-            [lead] if left_boundary().as_ref() == Some(lead) => ValueStart::LeftBoundary,
+            [lead] if lead == left_boundary_hir() => ValueStart::LeftBoundary,
             _ => return ValueSpan::Captures,
         };
         // One byte not in the returned set, or the end of the haystack.
@@ -257,7 +264,11 @@ pub(crate) fn check_rule_regex(rule: &Rule) -> Result<RegexFacts, String> {
         max_len: max_len.clamp(1, MAX_WINDOW),
         digits_in_a_row: anchor::fewest_digits_in_a_row(&hir),
         regex_len: hir.properties().maximum_len(),
-        value: ValueSpan::of(&hir, rule.unicode),
+        value: ValueSpan::of(&hir),
+        linear: (!rule.unicode)
+            .then(|| linear::Linear::of(&hir, left_boundary_hir()))
+            .flatten()
+            .map(Arc::new),
     })
 }
 
@@ -324,6 +335,8 @@ struct CompiledRule {
     regex: OnceLock<(meta::Regex, Option<usize>)>,
     /// How a match gives the value (without the capture engines where it can).
     value: ValueSpan,
+    /// The regex as a plain sequence: confirmed without the regex engines.
+    linear: Option<Arc<linear::Linear>>,
     max_len: usize,
     /// Bytes of the window before a candidate (`max_before`, at most `max_len`).
     before: usize,
@@ -575,6 +588,7 @@ impl Scanner {
                 source,
                 regex,
                 value: loaded.regex.value,
+                linear: loaded.regex.linear.clone(),
                 max_len,
                 before: rule.max_before.map_or(max_len, |b| b.min(max_len)),
                 validators: loaded.validators.clone(),
@@ -1015,32 +1029,11 @@ fn confirm_window(
     out: &mut Vec<Match>,
     counts: &mut RuleStats,
 ) {
-    let (regex, value_group) = rule.regex();
     let mut at = w.run.start;
     while at < w.run.end {
-        let input = Input::new(hay).range(at..w.run.end);
-        let cache = scratch.caches[r].get_or_insert_with(|| regex.create_cache());
-        // The match alone where it gives the value; else the capture engines.
-        let derived = match rule.value {
-            ValueSpan::Captures => None,
-            derived => {
-                let Some(m) = regex.search_with(cache, &input) else {
-                    break;
-                };
-                Some((m.range(), derived.value(hay, m.range())))
-            }
-        };
-        let (ms, me, value) = match derived {
-            Some((m, Some(value))) => (m.start, m.end, value),
-            _ => {
-                let caps = scratch.captures[r].get_or_insert_with(|| regex.create_captures());
-                regex.search_captures_with(cache, &input, caps);
-                let Some(m) = caps.get_match() else { break };
-                let value = value_group
-                    .and_then(|g| caps.get_group(g))
-                    .map_or(m.range(), |s| s.start..s.end);
-                (m.start(), m.end(), value)
-            }
+        let (ms, me, value) = match find_match(hay, rule, r, at..w.run.end, scratch) {
+            Some(found) => found,
+            None => break,
         };
         at = if me > ms { me } else { me + 1 };
         if ms >= w.candidates.end || me <= w.candidates.start {
@@ -1067,6 +1060,41 @@ fn confirm_window(
             out.push(found);
         }
     }
+}
+
+/// The leftmost match of rule `r` in `hay[range]`: (match start, match end,
+/// value). Without the regex engines for a plain sequence, without the capture
+/// engines where the match gives the value.
+#[inline]
+fn find_match(
+    hay: &[u8],
+    rule: &CompiledRule,
+    r: usize,
+    range: Range<usize>,
+    scratch: &mut Scratch,
+) -> Option<(usize, usize, Range<usize>)> {
+    if let Some(linear) = &rule.linear {
+        if let Ok(found) = linear.find(hay, range.clone()) {
+            return found.map(|(m, value)| (m.start, m.end, value));
+        }
+    }
+    let (regex, value_group) = rule.regex();
+    let input = Input::new(hay).range(range);
+    let cache = scratch.caches[r].get_or_insert_with(|| regex.create_cache());
+    // The match alone where it gives the value; else the capture engines.
+    if rule.value != ValueSpan::Captures {
+        let m = regex.search_with(cache, &input)?;
+        if let Some(value) = rule.value.value(hay, m.range()) {
+            return Some((m.start(), m.end(), value));
+        }
+    }
+    let caps = scratch.captures[r].get_or_insert_with(|| regex.create_captures());
+    regex.search_captures_with(cache, &input, caps);
+    let m = caps.get_match()?;
+    let value = value_group
+        .and_then(|g| caps.get_group(g))
+        .map_or(m.range(), |s| s.start..s.end);
+    Some((m.start(), m.end(), value))
 }
 
 /// Placeholders, validators, context: sets confidence, reason and `dropped`.

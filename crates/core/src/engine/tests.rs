@@ -629,3 +629,187 @@ fn value_span_shapes() {
     assert_eq!(facts(r"(?:a|(?P<value>k[0-9]+))"), ValueSpan::Captures);
     assert_eq!(facts(r"(?P<value>k[0-9]+)@x"), ValueSpan::Captures);
 }
+
+/// Every match of `find` in `hay[range]`, searching on after each as the engine
+/// does: (match, value).
+fn all_matches(
+    mut find: impl FnMut(Range<usize>) -> Option<(Range<usize>, Range<usize>)>,
+    range: Range<usize>,
+) -> Vec<(Range<usize>, Range<usize>)> {
+    let mut out = Vec::new();
+    let mut at = range.start;
+    while at < range.end {
+        let Some((m, value)) = find(at..range.end) else {
+            break;
+        };
+        at = if m.end > m.start { m.end } else { m.end + 1 };
+        out.push((m, value));
+    }
+    out
+}
+
+/// A xorshift generator of numbers below `n`.
+fn numbers(seed: u64) -> impl FnMut(usize) -> usize {
+    let mut x = seed;
+    move |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n as u64) as usize
+    }
+}
+
+/// Compares a plain sequence with its regex on `rounds` haystacks made of the
+/// examples (whole or cut, next to boundary bytes) and bytes of them, searched
+/// over the whole haystack and over a random range; returns the matches compared.
+fn compare_linear(
+    id: &str,
+    linear: &linear::Linear,
+    source: &RegexSource,
+    examples: &[&[u8]],
+    rounds: usize,
+    next: &mut impl FnMut(usize) -> usize,
+) -> usize {
+    let (regex, group) = source.compile().unwrap();
+    let mut alphabet: Vec<u8> = b" \\nrt_-.=\"'\n\x00\xffaZ09/+:".to_vec();
+    for e in examples {
+        alphabet.extend_from_slice(e);
+    }
+    alphabet.sort_unstable();
+    alphabet.dedup();
+    let mut found = 0;
+    for _ in 0..rounds {
+        let mut hay = Vec::new();
+        while hay.len() < 120 && next(4) != 0 {
+            if !examples.is_empty() && next(3) == 0 {
+                let e = examples[next(examples.len())];
+                // a whole example, or its head or tail
+                let (a, b) = match next(3) {
+                    0 => (0, e.len()),
+                    1 => (0, next(e.len() + 1)),
+                    _ => (next(e.len() + 1), e.len()),
+                };
+                // right after or before a boundary (or not)
+                const NEAR: [&[u8]; 9] =
+                    [b"", b" ", b"\\n", b"\\t", b"x", b"_", b"\"", b"\\\\n", b"0"];
+                hay.extend_from_slice(NEAR[next(NEAR.len())]);
+                hay.extend_from_slice(&e[a..b]);
+                hay.extend_from_slice(NEAR[next(NEAR.len())]);
+            } else {
+                for _ in 0..1 + next(6) {
+                    hay.push(alphabet[next(alphabet.len())]);
+                }
+            }
+        }
+        let a = next(hay.len() + 1);
+        let b = a + next(hay.len() - a + 1);
+        for range in [0..hay.len(), a..b] {
+            let native = all_matches(
+                |r| {
+                    linear.find(&hay, r.clone()).unwrap_or_else(|_| {
+                        // (gave up: the regex answers; compared all the same)
+                        matches_with_captures(&regex, group, &hay, r)
+                            .into_iter()
+                            .next()
+                    })
+                },
+                range.clone(),
+            );
+            let by_regex = all_matches(
+                |r| {
+                    matches_with_captures(&regex, group, &hay, r)
+                        .into_iter()
+                        .next()
+                },
+                range.clone(),
+            );
+            assert_eq!(
+                native,
+                by_regex,
+                "{id} on {:?} over {range:?}",
+                String::from_utf8_lossy(&hay)
+            );
+            found += native.len();
+        }
+    }
+    found
+}
+
+#[test]
+fn plain_sequence_rules_match_as_their_regex() {
+    // Rules read as plain sequences skip the regex engines: on haystacks made of
+    // their own bytes, boundary bytes and examples, searched over any range, they
+    // must find the matches and values the regex finds.
+    let set = RuleSet::builtin().unwrap();
+    let mut next = numbers(0x9E37_79B9_7F4A_7C15);
+    let (mut rules, mut found) = (0, 0);
+    for loaded in set.rules() {
+        let facts = check_rule_regex(&loaded.rule).unwrap();
+        let Some(linear) = facts.linear else {
+            continue;
+        };
+        rules += 1;
+        let examples: Vec<&[u8]> = loaded
+            .rule
+            .examples
+            .iter()
+            .chain(&loaded.rule.negative_examples)
+            .map(|e| e.as_bytes())
+            .collect();
+        let source = RegexSource::of(&loaded.rule);
+        found += compare_linear(&loaded.rule.id, &linear, &source, &examples, 600, &mut next);
+    }
+    assert!(rules >= 90, "only {rules} rules are plain sequences");
+    assert!(found > 10_000, "only {found} matches compared");
+}
+
+#[test]
+fn plain_sequences_of_every_shape() {
+    // Each boundary before and after the value, on rules written for it; and
+    // regexes that are not plain sequences (a repetition that could give bytes
+    // to what follows, no literal prefix, an alternation) are left to the regex.
+    let linear_of = |regex: &str| {
+        let rule = rules_with(&format!(
+            "[[rule]]\nid = \"t.x\"\nname = \"x\"\ncategory = \"credential\"\nseverity = \"low\"\nkeywords = [\"k\"]\nregex = '{regex}'\n"
+        ));
+        let rule = rule.rules()[0].rule.clone();
+        (
+            check_rule_regex(&rule).unwrap().linear,
+            RegexSource::of(&rule),
+        )
+    };
+    let mut next = numbers(7);
+    for (regex, examples) in [
+        (
+            r"\b(?P<value>tok_[a-z0-9]{4,8})\b",
+            ["tok_ab12", "xtok_abcd9", "tok_abcdefghij"],
+        ),
+        (
+            r"(?P<value>ab[0-9]{2,})(?:[^0-9]|$)",
+            ["ab12", "ab1", "xab999x"],
+        ),
+        (
+            r"{{lb}}(?P<value>k[a-f]{3}-[0-9]{2,5})",
+            ["kabc-12", "\\nkfed-12345", "_kabc-99"],
+        ),
+        (r"(?P<value>ab[a-z]+)\b", ["abc", "abcd_", "ab"]),
+    ] {
+        let (linear, source) = linear_of(regex);
+        let linear = linear.unwrap_or_else(|| panic!("{regex} is a plain sequence"));
+        let examples: Vec<&[u8]> = examples.iter().map(|e| e.as_bytes()).collect();
+        let found = compare_linear(regex, &linear, &source, &examples, 3000, &mut next);
+        assert!(found > 100, "{regex}: {found} matches compared");
+    }
+    for regex in [
+        r"(?P<value>a[a-z]{2,5}[a-c])",
+        r"(?P<value>(?i:ab)[0-9]{4})",
+        r"(?P<value>ab[a-z.]+)\b",
+        r"(?P<value>ab(?:c|d)[0-9]{2})",
+        r"x(?P<value>ab[0-9]{2})",
+    ] {
+        assert!(
+            linear_of(regex).0.is_none(),
+            "{regex} is not a plain sequence"
+        );
+    }
+}
