@@ -185,7 +185,11 @@ impl Keywords {
         let mut rules: Vec<Vec<u32>> = patterns.iter().map(|p| by_pattern[p].clone()).collect();
         for (i, p) in patterns.iter().enumerate() {
             for q in &patterns {
-                if q.len() < p.len() && memchr::memmem::find(p, q).is_some() {
+                // (keywords are short: comparing windows beats building a searcher)
+                if q.len() < p.len()
+                    && p.windows(q.len())
+                        .any(|w| w[0] == q[0] && w == q.as_slice())
+                {
                     for &r in &by_pattern[q] {
                         if !rules[i].contains(&r) {
                             rules[i].push(r);

@@ -279,13 +279,7 @@ impl Linear {
     }
 
     /// The match starting at `s`, if any: (match, value).
-    fn at_start(
-        &self,
-        hay: &[u8],
-        s: usize,
-        end: usize,
-        read: &mut usize,
-    ) -> Option<Found> {
+    fn at_start(&self, hay: &[u8], s: usize, end: usize, read: &mut usize) -> Option<Found> {
         let mut value = |v: usize| {
             self.value_at(hay, v, end, read)
                 .map(|(value_end, match_end)| (s..match_end, v..value_end))
@@ -314,11 +308,7 @@ impl Linear {
     /// value's bytes (`sk-proj-sk-proj-...`): every occurrence would read up to the
     /// longest value, so past a few bytes read per byte of the range the caller
     /// asks the regex, whose DFA reads each byte once.
-    pub(crate) fn find(
-        &self,
-        hay: &[u8],
-        range: Range<usize>,
-    ) -> Result<Option<Found>, GaveUp> {
+    pub(crate) fn find(&self, hay: &[u8], range: Range<usize>) -> Result<Option<Found>, GaveUp> {
         let end = range.end.min(hay.len());
         let mut budget = 4 * range.len() + 1024;
         // Starts before `s` have no match.

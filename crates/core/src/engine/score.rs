@@ -17,8 +17,11 @@ pub(super) struct Context {
 
 impl Context {
     pub(super) fn new(spec: &ContextSpec) -> Self {
+        // (a contiguous NFA: a tenth of a DFA's build time, and the words are
+        // searched only near candidates)
         let words = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
+            .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
             .build(&spec.words)
             .expect("context words are plain literals");
         Context {
