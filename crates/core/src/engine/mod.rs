@@ -324,6 +324,40 @@ impl ByteSet {
     }
 }
 
+/// The bytes of `Rule::followed_by`, searched with `memchr` when there are few.
+#[derive(Debug, Clone, Copy)]
+enum FollowedBy {
+    One(u8),
+    Two(u8, u8),
+    Three(u8, u8, u8),
+    Set(ByteSet),
+}
+
+impl FollowedBy {
+    fn of(bytes: &[u8]) -> Self {
+        let mut distinct = bytes.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        match *distinct.as_slice() {
+            [a] => FollowedBy::One(a),
+            [a, b] => FollowedBy::Two(a, b),
+            [a, b, c] => FollowedBy::Three(a, b, c),
+            _ => FollowedBy::Set(ByteSet::of(bytes)),
+        }
+    }
+
+    /// Whether one of the bytes is in `near`.
+    #[inline]
+    fn any_in(&self, near: &[u8]) -> bool {
+        match *self {
+            FollowedBy::One(a) => memchr::memchr(a, near).is_some(),
+            FollowedBy::Two(a, b) => memchr::memchr2(a, b, near).is_some(),
+            FollowedBy::Three(a, b, c) => memchr::memchr3(a, b, c, near).is_some(),
+            FollowedBy::Set(set) => near.iter().any(|&b| set.contains(b)),
+        }
+    }
+}
+
 struct CompiledRule {
     info: Arc<RuleInfo>,
     /// What to compile on first use.
@@ -350,7 +384,7 @@ struct CompiledRule {
     placeholder_filter: bool,
     /// Bytes one of which must occur within this many bytes from the start of a
     /// trigger (`Rule::followed_by`).
-    followed_by: Option<(ByteSet, usize)>,
+    followed_by: Option<(FollowedBy, usize)>,
     /// Fewest word bytes from the start of a trigger (`Rule::word_len`).
     word_len: usize,
     /// Rules (indices) whose kept findings drop an overlapping finding of this one.
@@ -396,7 +430,7 @@ impl CompiledRule {
             None => true,
             Some((bytes, within)) => {
                 let near = &hay[span.start..(span.start + within).min(hay.len())];
-                near.iter().any(|&b| bytes.contains(b))
+                bytes.any_in(near)
             }
         }
     }
@@ -600,7 +634,7 @@ impl Scanner {
                 followed_by: rule
                     .followed_by
                     .as_ref()
-                    .map(|f| (ByteSet::of(f.any_of.as_bytes()), f.within)),
+                    .map(|f| (FollowedBy::of(f.any_of.as_bytes()), f.within)),
                 yields_to: Vec::new(),
                 yielded_to: false,
             });

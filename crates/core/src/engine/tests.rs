@@ -813,3 +813,26 @@ fn plain_sequences_of_every_shape() {
         );
     }
 }
+
+#[test]
+fn followed_by_finds_what_a_byte_set_finds() {
+    // One to three distinct bytes are searched with memchr, more with a set: the
+    // same answer as testing every byte against the set.
+    let mut next = numbers(11);
+    for any_of in [&b"="[..], b"=:", b":=:", b"=:.", b"=:.,", b""] {
+        let fb = FollowedBy::of(any_of);
+        let set = ByteSet::of(any_of);
+        for _ in 0..2000 {
+            let near: Vec<u8> = (0..next(40)).map(|_| b"ab=:.,x "[next(8)]).collect();
+            assert_eq!(
+                fb.any_in(&near),
+                near.iter().any(|&b| set.contains(b)),
+                "{any_of:?} in {near:?}"
+            );
+        }
+    }
+    assert!(matches!(
+        FollowedBy::of(b":=:"),
+        FollowedBy::Two(b':', b'=')
+    ));
+}
