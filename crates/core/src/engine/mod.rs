@@ -387,6 +387,9 @@ struct CompiledRule {
     followed_by: Option<(FollowedBy, usize)>,
     /// Fewest word bytes from the start of a trigger (`Rule::word_len`).
     word_len: usize,
+    /// Every match starts where a keyword does (`max_before = 0`, no anchor):
+    /// the regex runs anchored at each keyword of a window, not over all of it.
+    starts_at_keyword: bool,
     /// Rules (indices) whose kept findings drop an overlapping finding of this one.
     yields_to: Vec<usize>,
     /// Some rule yields to this one.
@@ -631,6 +634,7 @@ impl Scanner {
                 confidence: rule.confidence,
                 placeholder_filter: rule.placeholder_filter,
                 word_len: rule.word_len as usize,
+                starts_at_keyword: rule.max_before == Some(0) && rule.anchor.is_none(),
                 followed_by: rule
                     .followed_by
                     .as_ref()
@@ -898,6 +902,9 @@ impl Scanner {
                 if let Some(span) = scratch.context_hits.record(r, inner.rules.len(), span) {
                     let rule = &inner.rules[r];
                     if block.contains(&span.start) && rule.triggered_at(hay, &span) {
+                        if rule.starts_at_keyword {
+                            scratch.starts[r].push(span.start);
+                        }
                         scratch.add_candidate(r, span, rule.before, rule.max_len, hay.len());
                     }
                 }
@@ -921,6 +928,7 @@ impl Scanner {
             let rule = &inner.rules[r];
             let started = stats.as_ref().map(|_| std::time::Instant::now());
             let windows = std::mem::take(&mut scratch.windows[r]);
+            let starts = std::mem::take(&mut scratch.starts[r]);
             let mut counts = RuleStats {
                 windows: windows.len() as u64,
                 ..RuleStats::default()
@@ -946,10 +954,18 @@ impl Scanner {
                         continue;
                     }
                 }
-                confirm_window(hay, r, rule, w, config, scratch, out, &mut counts);
+                // (the keywords of this window, for a rule whose matches start there)
+                let starts = rule.starts_at_keyword.then(|| {
+                    let from = starts.partition_point(|&s| s < w.run.start);
+                    let to = starts.partition_point(|&s| s < w.run.end);
+                    &starts[from..to]
+                });
+                confirm_window(hay, r, rule, w, starts, config, scratch, out, &mut counts);
             }
             scratch.windows[r] = windows;
             scratch.windows[r].clear();
+            scratch.starts[r] = starts;
+            scratch.starts[r].clear();
             if let (Some(s), Some(t)) = (stats.as_deref_mut(), started) {
                 let e = &mut s[r];
                 e.windows += counts.windows;
@@ -1002,6 +1018,9 @@ struct Window {
 
 struct Scratch {
     windows: Vec<Vec<Window>>,
+    /// For rules whose matches start at their keywords (`starts_at_keyword`):
+    /// where those keywords start, in order.
+    starts: Vec<Vec<usize>>,
     touched: Vec<usize>,
     caches: Vec<Option<meta::Cache>>,
     captures: Vec<Option<Captures>>,
@@ -1015,6 +1034,7 @@ impl Scratch {
     fn new(rules: &[CompiledRule]) -> Self {
         Scratch {
             windows: vec![Vec::new(); rules.len()],
+            starts: vec![Vec::new(); rules.len()],
             touched: Vec::new(),
             caches: (0..rules.len()).map(|_| None).collect(),
             captures: (0..rules.len()).map(|_| None).collect(),
@@ -1058,16 +1078,36 @@ fn confirm_window(
     r: usize,
     rule: &CompiledRule,
     w: &Window,
+    starts: Option<&[usize]>,
     config: &ScanConfig,
     scratch: &mut Scratch,
     out: &mut Vec<Match>,
     counts: &mut RuleStats,
 ) {
     let mut at = w.run.start;
+    // Where matches may start: anywhere from `at` on, or at the keywords of the
+    // window (searched anchored there: the lazy DFA stops within a few bytes of
+    // a keyword that starts no match, where an unanchored search reads on to
+    // the window's end, ~20x longer for the generic secret rules).
+    let mut next_start = starts.map(|s| s.iter());
     while at < w.run.end {
-        let (ms, me, value) = match find_match(hay, rule, r, at..w.run.end, scratch) {
-            Some(found) => found,
-            None => break,
+        let found = match &mut next_start {
+            None => find_match(hay, rule, r, at..w.run.end, false, scratch),
+            Some(starts) => {
+                let Some(&s) = starts.find(|&&s| s >= at) else {
+                    break;
+                };
+                match find_match(hay, rule, r, s..w.run.end, true, scratch) {
+                    Some(found) => Some(found),
+                    None => {
+                        at = s + 1;
+                        continue;
+                    }
+                }
+            }
+        };
+        let Some((ms, me, value)) = found else {
+            break;
         };
         at = if me > ms { me } else { me + 1 };
         if ms >= w.candidates.end || me <= w.candidates.start {
@@ -1105,15 +1145,19 @@ fn find_match(
     rule: &CompiledRule,
     r: usize,
     range: Range<usize>,
+    anchored: bool,
     scratch: &mut Scratch,
 ) -> Option<(usize, usize, Range<usize>)> {
-    if let Some(linear) = &rule.linear {
+    if let Some(linear) = rule.linear.as_ref().filter(|_| !anchored) {
         if let Ok(found) = linear.find(hay, range.clone()) {
             return found.map(|(m, value)| (m.start, m.end, value));
         }
     }
     let (regex, value_group) = rule.regex();
-    let input = Input::new(hay).range(range);
+    let mut input = Input::new(hay).range(range);
+    if anchored {
+        input = input.anchored(regex_automata::Anchored::Yes);
+    }
     let cache = scratch.caches[r].get_or_insert_with(|| regex.create_cache());
     // The match alone where it gives the value; else the capture engines.
     if rule.value != ValueSpan::Captures {

@@ -836,3 +836,116 @@ fn followed_by_finds_what_a_byte_set_finds() {
         FollowedBy::Two(b':', b'=')
     ));
 }
+
+#[test]
+fn rules_starting_at_their_keywords_are_searched_there_only() {
+    // `max_before = 0`: every match starts where a keyword does, so the regex runs
+    // anchored at each keyword of a window. The findings are those of the same
+    // rule searched over its whole windows (`max_before` unset), on haystacks of
+    // keywords, near-keywords and values in any order.
+    let rule = |max_before: &str| {
+        scanner_with(&format!(
+            r#"
+[[rule]]
+id = "t.kv"
+name = "kv"
+category = "credential"
+severity = "high"
+keywords = ["tok", "key"]
+{max_before}
+regex = '(?i:tok|key)[a-z]{{0,3}}\s?=\s?(?P<value>[0-9]{{3,6}})'
+"#
+        ))
+    };
+    let (anchored, whole) = (rule("max_before = 0"), rule(""));
+    let mut next = numbers(5);
+    let pieces: [&[u8]; 9] = [
+        b"tok", b"KEY", b"ab", b"=", b" ", b"123", b"98765", b"x", b"tokab=",
+    ];
+    let mut found = 0;
+    for _ in 0..3000 {
+        let hay: Vec<u8> = (0..next(24))
+            .flat_map(|_| pieces[next(pieces.len())].to_vec())
+            .collect();
+        let spans = |s: &Scanner| -> Vec<(usize, usize)> {
+            s.scan(&hay, &ScanConfig::default())
+                .iter()
+                .map(|m| (m.start, m.end))
+                .collect()
+        };
+        let a = spans(&anchored);
+        assert_eq!(a, spans(&whole), "{:?}", String::from_utf8_lossy(&hay));
+        found += a.len();
+    }
+    assert!(found > 1000, "{found} findings compared");
+    let hay = b"tokx tok=123 tokab=456 key = 7890 tok=1";
+    let values: Vec<&[u8]> = anchored
+        .scan(hay, &ScanConfig::default())
+        .iter()
+        .map(|m| &hay[m.start..m.end])
+        .collect();
+    assert_eq!(values, [&b"123"[..], b"456", b"7890"]);
+}
+
+#[test]
+fn catalog_rules_with_max_before_zero_start_at_their_keywords() {
+    // The engine searches such rules only at their keywords: every match of
+    // their regex on their examples (and on the examples with any prefix of the
+    // regex's key names) must start where one of their keywords does.
+    let set = RuleSet::builtin().unwrap();
+    let mut checked = 0;
+    for loaded in set.rules() {
+        let rule = &loaded.rule;
+        if rule.max_before != Some(0) || rule.anchor.is_some() {
+            continue;
+        }
+        let (regex, _) = RegexSource::of(rule).compile().unwrap();
+        let keywords: Vec<String> = rule
+            .keywords
+            .iter()
+            .map(|k| k.to_ascii_lowercase())
+            .collect();
+        let starts_keyword = |hay: &[u8], at: usize| {
+            let rest = hay[at..].to_ascii_lowercase();
+            keywords.iter().any(|k| rest.starts_with(k.as_bytes()))
+        };
+        let mut hays: Vec<Vec<u8>> = rule
+            .examples
+            .iter()
+            .map(|e| e.clone().into_bytes())
+            .collect();
+        // every key name the regex accepts, with each separator
+        for name in [
+            "secret",
+            "token",
+            "api",
+            "access",
+            "auth",
+            "private",
+            "signing",
+            "encryption",
+            "master",
+            "app",
+            "session",
+        ] {
+            for sep in ["", "_", ".", "-"] {
+                hays.push(format!("{name}{sep}key = \"Zq8xVb3Lm9Tr2Wk7Yp4N\"").into_bytes());
+                hays.push(format!("{name}{sep}key: Zq8xVb3Lm9Tr2Wk7Yp4N\n").into_bytes());
+            }
+        }
+        hays.push(b"Authorization: Bearer abc123def456ghi".to_vec());
+        for hay in &hays {
+            for (m, _) in matches_with_captures(&regex, None, hay, 0..hay.len()) {
+                assert!(
+                    starts_keyword(hay, m.start),
+                    "{}: a match at {} of {:?} starts at no keyword",
+                    rule.id,
+                    m.start,
+                    String::from_utf8_lossy(hay)
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 50, "{checked} matches checked");
+}
