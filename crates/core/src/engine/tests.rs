@@ -24,6 +24,14 @@ fn every_rule_example_passes() {
     );
 }
 
+/// A scanner of one credential rule `t.x` with these keywords (a TOML array),
+/// regex and further keys.
+fn one_rule(keywords: &str, regex: &str, keys: &str) -> Scanner {
+    scanner_with(&format!(
+        "[[rule]]\nid = \"t.x\"\nname = \"x\"\ncategory = \"credential\"\nseverity = \"low\"\nkeywords = {keywords}\nregex = '{regex}'\n{keys}\n"
+    ))
+}
+
 #[test]
 fn value_group_and_offsets() {
     let s = scanner_with(TOKEN_RULE);
@@ -471,20 +479,7 @@ fn narrowing_keys_change_no_finding_on_any_example() {
 #[test]
 fn followed_by_and_word_len_skip_triggers_before_the_regex() {
     // Regexes that would match at any trigger: only the keys decide.
-    let rule = |keys: &str| {
-        scanner_with(&format!(
-            r#"
-[[rule]]
-id = "t.keys"
-name = "keys"
-category = "credential"
-severity = "low"
-keywords = ["pat"]
-regex = '(?P<value>pat[a-z0-9_]*)'
-{keys}
-"#
-        ))
-    };
+    let rule = |keys: &str| one_rule(r#"["pat"]"#, "(?P<value>pat[a-z0-9_]*)", keys);
     let found = |s: &Scanner, text: &str| -> Vec<String> {
         s.scan(text.as_bytes(), &ScanConfig::default())
             .iter()
@@ -844,18 +839,11 @@ fn rules_starting_at_their_keywords_are_searched_there_only() {
     // rule searched over its whole windows (`max_before` unset), on haystacks of
     // keywords, near-keywords and values in any order.
     let rule = |max_before: &str| {
-        scanner_with(&format!(
-            r#"
-[[rule]]
-id = "t.kv"
-name = "kv"
-category = "credential"
-severity = "high"
-keywords = ["tok", "key"]
-{max_before}
-regex = '(?i:tok|key)[a-z]{{0,3}}\s?=\s?(?P<value>[0-9]{{3,6}})'
-"#
-        ))
+        one_rule(
+            r#"["tok", "key"]"#,
+            r"(?i:tok|key)[a-z]{0,3}\s?=\s?(?P<value>[0-9]{3,6})",
+            max_before,
+        )
     };
     let (anchored, whole) = (rule("max_before = 0"), rule(""));
     let mut next = numbers(5);
