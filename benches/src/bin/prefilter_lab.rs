@@ -9,7 +9,11 @@
 //!    packed (Teddy) searcher over the first 64 keywords;
 //! 2. the digit-anchored rules confirmed one by one around every digit run of 4+
 //!    digits, against one multi-pattern regex over all of them asked which patterns
-//!    match (`which_overlapping_matches`).
+//!    match (`which_overlapping_matches`);
+//! 3. the rules whose matches start at their keywords (`max_before = 0`), their
+//!    regex over each window (a keyword followed by one of its `followed_by` bytes,
+//!    to the longest match after it) unanchored, and anchored at the keyword as the
+//!    engine runs it.
 //!
 //! cargo run --release -p datasieve-bench --bin prefilter-lab -- FILE
 #![allow(missing_docs, clippy::print_stdout, clippy::print_stderr)]
@@ -205,4 +209,59 @@ fn main() {
     println!("| digit rules | time | rule matches |\n|---|---:|---:|");
     println!("| one by one (as the engine) | {t_one:.2?} | {hits_one} |");
     println!("| one regex set, which_overlapping_matches | {t_set:.2?} | {hits_set} |");
+
+    // 3. anchored at the keyword, or over the window
+    println!("\nrules with max_before = 0, windows at their triggers:");
+    println!("| rule | windows | unanchored | anchored | matches |\n|---|---:|---:|---:|---:|");
+    let lower = hay.to_ascii_lowercase();
+    for r in set.rules() {
+        let rule = &r.rule;
+        if rule.max_before != Some(0) || rule.anchor.is_some() {
+            continue;
+        }
+        let re = build(&datasieve::engine::expand_macros(&rule.regex));
+        let longest = rule.max_len.unwrap_or(256);
+        let mut windows = Vec::new();
+        for k in &rule.keywords {
+            let k = k.to_ascii_lowercase();
+            let starts = lower.windows(k.len()).enumerate();
+            for (at, _) in starts.filter(|(_, w)| *w == k.as_bytes()) {
+                let near = &hay[at..(at + 24).min(hay.len())];
+                let triggered = rule.followed_by.as_ref().is_none_or(|f| {
+                    near.iter()
+                        .take(f.within)
+                        .any(|b| f.any_of.as_bytes().contains(b))
+                });
+                if triggered {
+                    windows.push(at..(at + k.len() + longest).min(hay.len()));
+                }
+            }
+        }
+        let mut cache = re.create_cache();
+        let mut run = |anchored: bool| {
+            best(|| {
+                windows
+                    .iter()
+                    .filter(|w| {
+                        let input = regex_automata::Input::new(&hay).range((*w).clone());
+                        let input = if anchored {
+                            input.anchored(regex_automata::Anchored::Yes)
+                        } else {
+                            input
+                        };
+                        re.search_with(&mut cache, &input).is_some()
+                    })
+                    .count()
+            })
+        };
+        let ((t_un, n_un), (t_an, n_an)) = (run(false), run(true));
+        let per = |t: Duration| t / windows.len().max(1) as u32;
+        println!(
+            "| {} | {} | {:.0?} per window | {:.0?} per window | {n_un} / {n_an} |",
+            rule.id,
+            windows.len(),
+            per(t_un),
+            per(t_an)
+        );
+    }
 }

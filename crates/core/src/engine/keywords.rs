@@ -124,13 +124,19 @@ const MULTIPLIER: u64 = 0x9E37_79B9_7F4A_7C15;
 /// taken.
 #[inline(always)]
 fn hash_at(word: u64, j: u32) -> usize {
-    ((((word | FOLD) >> (8 * j)) << 40).wrapping_mul(MULTIPLIER) >> (64 - HASH_BITS)) as usize
+    hash3::<HASH_BITS>(word, j)
 }
 
 /// [`hash_at`] on `SAMPLED_BITS` bits, for the sampled table.
 #[inline(always)]
 fn sampled_at(word: u64, j: u32) -> usize {
-    ((((word | FOLD) >> (8 * j)) << 40).wrapping_mul(MULTIPLIER) >> (64 - SAMPLED_BITS)) as usize
+    hash3::<SAMPLED_BITS>(word, j)
+}
+
+/// The hash of [`hash_at`] on `BITS` bits.
+#[inline(always)]
+fn hash3<const BITS: u32>(word: u64, j: u32) -> usize {
+    ((((word | FOLD) >> (8 * j)) << 40).wrapping_mul(MULTIPLIER) >> (64 - BITS)) as usize
 }
 
 /// Hash of the four bytes at byte `j` (0..=4) of a little-endian word, folded.
@@ -213,6 +219,8 @@ impl Keywords {
         // Every folded three-byte prefix a keyword can start with: its own first
         // three bytes, or for shorter keywords each possible continuation.
         let mut table = Box::new([0u8; 1 << HASH_BITS]);
+        // (the sampled table, below: these prefixes start at its samples too)
+        let mut sampled = Box::new([0u8; 1 << SAMPLED_BITS]);
         let mut table4 = Box::new([0u64; 1 << (HASH_BITS - 6)]);
         let mut buckets: Vec<Vec<u16>> = vec![Vec::new(); 1 << BUCKET_BITS];
         for (id, p) in patterns.iter().enumerate() {
@@ -228,6 +236,7 @@ impl Keywords {
                 vec![head]
             };
             for prefix in prefixes {
+                sampled[sampled_at(prefix, 0)] |= AT;
                 let h = hash_at(prefix, 0);
                 table[h] |= if p.len() > 3 { LONG } else { SHORT };
                 let bucket = &mut buckets[h >> (HASH_BITS - BUCKET_BITS)];
@@ -241,17 +250,6 @@ impl Keywords {
         // any third byte); one starting at `q + 1` shows any byte then its first two.
         // A three-byte keyword takes whichever of its two pairs of letters is rarer
         // in English; a two-byte or one-byte keyword can only be seen at `q + 1`.
-        let mut sampled = Box::new([0u8; 1 << SAMPLED_BITS]);
-        for p in &patterns {
-            let prefixes = if p.len() < 3 {
-                words_with(p, 0)
-            } else {
-                vec![load_padded(p, 0)]
-            };
-            for w in prefixes {
-                sampled[sampled_at(w, 0)] |= AT;
-            }
-        }
         for p in &patterns {
             let (bit, words) = match p.len() {
                 1 | 2 => (AFTER, words_with(p, 1)),

@@ -14,9 +14,9 @@
 
 use std::ops::Range;
 
-use regex_syntax::hir::{Class, Hir, HirKind, Look};
+use regex_syntax::hir::{Hir, HirKind, Look};
 
-use super::ByteSet;
+use super::{is_word_byte, not_in_or_end, value_parts, ByteSet};
 
 /// What precedes the value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,28 +67,11 @@ pub(crate) struct Linear {
     trail: Trail,
 }
 
-fn is_word(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
-}
-
 /// ASCII word boundary at `at` (looking at the whole haystack).
 fn word_boundary(hay: &[u8], at: usize) -> bool {
-    let before = at > 0 && is_word(hay[at - 1]);
-    let after = at < hay.len() && is_word(hay[at]);
+    let before = at > 0 && is_word_byte(hay[at - 1]);
+    let after = at < hay.len() && is_word_byte(hay[at]);
     before != after
-}
-
-/// The set of bytes of a byte class.
-fn class_set(class: &Class) -> Option<ByteSet> {
-    let Class::Bytes(c) = class else {
-        return None;
-    };
-    let bytes: Vec<u8> = c
-        .ranges()
-        .iter()
-        .flat_map(|r| r.start()..=r.end())
-        .collect();
-    Some(ByteSet::of(&bytes))
 }
 
 /// Appends the items of a value's syntax tree; `None` where it is not a sequence.
@@ -104,13 +87,13 @@ fn items_of(hir: &Hir, out: &mut Vec<Item>) -> Option<()> {
             }
         }
         HirKind::Class(class) => out.push(Item {
-            set: class_set(class)?,
+            set: ByteSet::of_class(class)?,
             min: 1,
             max: 1,
         }),
         HirKind::Repetition(rep) if rep.greedy && rep.min >= 1 => {
             let set = match rep.sub.kind() {
-                HirKind::Class(class) => class_set(class)?,
+                HirKind::Class(class) => ByteSet::of_class(class)?,
                 HirKind::Literal(lit) if lit.0.len() == 1 => ByteSet::of(&lit.0),
                 _ => return None,
             };
@@ -152,46 +135,18 @@ impl Linear {
     /// The sequence a rule's regex is, if it is one (parsed without Unicode, where
     /// a class is a set of bytes).
     pub(crate) fn of(hir: &Hir, left_boundary: &Hir) -> Option<Linear> {
-        let parts = match hir.kind() {
-            HirKind::Concat(parts) => parts.as_slice(),
-            _ => std::slice::from_ref(hir),
-        };
-        let at = parts.iter().position(
-            |h| matches!(h.kind(), HirKind::Capture(c) if c.name.as_deref() == Some("value")),
-        )?;
-        let HirKind::Capture(value) = parts[at].kind() else {
-            return None;
-        };
+        let (before, value, after) = value_parts(hir)?;
         let word_boundary = |h: &Hir| matches!(h.kind(), HirKind::Look(Look::WordAscii));
-        let lead = match &parts[..at] {
+        let lead = match before {
             [] => Lead::None,
             [h] if word_boundary(h) => Lead::WordBoundary,
             [h] if h == left_boundary => Lead::LeftBoundary,
             _ => return None,
         };
-        let trail = match &parts[at + 1..] {
+        let trail = match after {
             [] => Trail::None,
             [h] if word_boundary(h) => Trail::WordBoundary,
-            [h] => {
-                let HirKind::Alternation(alts) = h.kind() else {
-                    return None;
-                };
-                match alts.as_slice() {
-                    [a, b]
-                        if matches!(b.kind(), HirKind::Look(Look::End))
-                            && matches!(a.kind(), HirKind::Class(_)) =>
-                    {
-                        let HirKind::Class(class) = a.kind() else {
-                            return None;
-                        };
-                        let not_in = class_set(class)?;
-                        let inside: Vec<u8> =
-                            (0..=255u8).filter(|&b| !not_in.contains(b)).collect();
-                        Trail::NotInOrEnd(ByteSet::of(&inside))
-                    }
-                    _ => return None,
-                }
-            }
+            [h] => Trail::NotInOrEnd(not_in_or_end(h)?),
             _ => return None,
         };
         let mut items = Vec::new();
@@ -207,7 +162,7 @@ impl Linear {
         items.drain(..prefix.len());
         // Greedy is the only way: a variable repetition is followed by bytes it
         // cannot take, and a boundary after the last one cannot be met inside it.
-        let words: Vec<u8> = (0..=255u8).filter(|&b| is_word(b)).collect();
+        let words: Vec<u8> = (0..=255u8).filter(|&b| is_word_byte(b)).collect();
         let words = ByteSet::of(&words);
         for (k, item) in items.iter().enumerate() {
             if item.min == item.max {
@@ -291,7 +246,7 @@ impl Linear {
                 .then(|| value(s))
                 .flatten()
                 .or_else(|| {
-                    (s < end && !is_word(hay[s]))
+                    (s < end && !is_word_byte(hay[s]))
                         .then(|| value(s + 1))
                         .flatten()
                 })

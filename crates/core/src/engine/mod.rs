@@ -145,57 +145,22 @@ pub(crate) enum ValueStart {
 impl ValueSpan {
     /// Finds how a match gives the value, from the regex's syntax tree.
     fn of(hir: &regex_syntax::hir::Hir) -> Self {
-        use regex_syntax::hir::{Class, HirKind, Look};
-        let parts = match hir.kind() {
-            HirKind::Concat(parts) => parts.as_slice(),
-            _ => std::slice::from_ref(hir),
-        };
-        let is_value = |h: &regex_syntax::hir::Hir| matches!(h.kind(), HirKind::Capture(c) if c.name.as_deref() == Some("value"));
-        let Some(at) = parts.iter().position(is_value) else {
-            return ValueSpan::Captures;
-        };
-        let HirKind::Capture(value) = parts[at].kind() else {
+        let Some((before, value, after)) = value_parts(hir) else {
             return ValueSpan::Captures;
         };
         let (min, max) = (
             value.sub.properties().minimum_len(),
             value.sub.properties().maximum_len(),
         );
-        let start = match &parts[..at] {
+        let start = match before {
             [] => ValueStart::Match,
             _ if min.is_some() && min == max => ValueStart::Fixed(min.unwrap_or(0)),
             [lead] if lead == left_boundary_hir() => ValueStart::LeftBoundary,
             _ => return ValueSpan::Captures,
         };
-        // One byte not in the returned set, or the end of the haystack.
-        let not_in_or_end = |h: &regex_syntax::hir::Hir| -> Option<ByteSet> {
-            let HirKind::Alternation(alts) = h.kind() else {
-                return None;
-            };
-            let [a, b] = alts.as_slice() else {
-                return None;
-            };
-            let (class, end) = match (a.kind(), b.kind()) {
-                (HirKind::Class(Class::Bytes(c)), HirKind::Look(l))
-                | (HirKind::Look(l), HirKind::Class(Class::Bytes(c))) => (c, *l),
-                _ => return None,
-            };
-            if end != Look::End {
-                return None;
-            }
-            let inside: Vec<u8> = (0..=255u8)
-                .filter(|&b| {
-                    !class
-                        .ranges()
-                        .iter()
-                        .any(|r| (r.start()..=r.end()).contains(&b))
-                })
-                .collect();
-            Some(ByteSet::of(&inside))
-        };
-        let boundary = match &parts[at + 1..] {
+        let boundary = match after {
             [] => None,
-            [h] if matches!(h.kind(), HirKind::Look(_)) => None,
+            [h] if matches!(h.kind(), regex_syntax::hir::HirKind::Look(_)) => None,
             [h] => match not_in_or_end(h) {
                 Some(set) => Some(set),
                 None => return ValueSpan::Captures,
@@ -227,7 +192,7 @@ impl ValueSpan {
             // starts the haystack, nothing can be consumed.
             ValueStart::LeftBoundary => match hay[m.start] {
                 b'\\' => return None,
-                b if m.start == 0 && !(b.is_ascii_alphanumeric() || b == b'_') => return None,
+                b if m.start == 0 && !is_word_byte(b) => return None,
                 _ if m.start == 0 => 0,
                 _ => m.start + 1,
             },
@@ -321,6 +286,65 @@ impl ByteSet {
     #[inline(always)]
     fn contains(&self, b: u8) -> bool {
         self.0[usize::from(b >> 6)] >> (b & 63) & 1 != 0
+    }
+
+    /// The bytes of a byte class (`None` for a Unicode class).
+    fn of_class(class: &regex_syntax::hir::Class) -> Option<Self> {
+        let regex_syntax::hir::Class::Bytes(c) = class else {
+            return None;
+        };
+        let bytes: Vec<u8> = c.iter().flat_map(|r| r.start()..=r.end()).collect();
+        Some(ByteSet::of(&bytes))
+    }
+
+    /// The bytes not in the set.
+    fn complement(&self) -> Self {
+        ByteSet(self.0.map(|w| !w))
+    }
+}
+
+/// An ASCII word byte (`\w` without Unicode).
+pub(super) fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// A regex read around its `value` group, a part of its top-level sequence:
+/// what comes before the group, the group, and what comes after.
+pub(super) fn value_parts(
+    hir: &regex_syntax::hir::Hir,
+) -> Option<(
+    &[regex_syntax::hir::Hir],
+    &regex_syntax::hir::Capture,
+    &[regex_syntax::hir::Hir],
+)> {
+    use regex_syntax::hir::HirKind;
+    let parts = match hir.kind() {
+        HirKind::Concat(parts) => parts.as_slice(),
+        _ => std::slice::from_ref(hir),
+    };
+    parts.iter().enumerate().find_map(|(at, h)| match h.kind() {
+        HirKind::Capture(c) if c.name.as_deref() == Some("value") => {
+            Some((&parts[..at], c, &parts[at + 1..]))
+        }
+        _ => None,
+    })
+}
+
+/// For `(?:[^C]|$)` (one byte not in `C`, or the end of the haystack): `C`.
+pub(super) fn not_in_or_end(hir: &regex_syntax::hir::Hir) -> Option<ByteSet> {
+    use regex_syntax::hir::{HirKind, Look};
+    let HirKind::Alternation(alts) = hir.kind() else {
+        return None;
+    };
+    match alts.as_slice() {
+        [a, b] => match (a.kind(), b.kind()) {
+            (HirKind::Class(c), HirKind::Look(Look::End))
+            | (HirKind::Look(Look::End), HirKind::Class(c)) => {
+                ByteSet::of_class(c).map(|s| s.complement())
+            }
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -423,7 +447,7 @@ impl CompiledRule {
             let word = hay[span.start..]
                 .iter()
                 .take(self.word_len)
-                .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+                .take_while(|&&b| is_word_byte(b))
                 .count();
             if word < self.word_len {
                 return false;

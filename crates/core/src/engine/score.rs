@@ -17,8 +17,8 @@ pub(super) struct Context {
 
 impl Context {
     pub(super) fn new(spec: &ContextSpec) -> Self {
-        // (a contiguous NFA: a tenth of a DFA's build time, and the words are
-        // searched only near candidates)
+        // (a contiguous NFA: half a DFA's build cost, and the words are searched
+        // only near candidates)
         let words = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))

@@ -24,12 +24,17 @@ fn every_rule_example_passes() {
     );
 }
 
-/// A scanner of one credential rule `t.x` with these keywords (a TOML array),
-/// regex and further keys.
-fn one_rule(keywords: &str, regex: &str, keys: &str) -> Scanner {
-    scanner_with(&format!(
+/// The rules file of one credential rule `t.x` with these keywords (a TOML
+/// array), regex and further keys.
+fn rule_toml(keywords: &str, regex: &str, keys: &str) -> String {
+    format!(
         "[[rule]]\nid = \"t.x\"\nname = \"x\"\ncategory = \"credential\"\nseverity = \"low\"\nkeywords = {keywords}\nregex = '{regex}'\n{keys}\n"
-    ))
+    )
+}
+
+/// A scanner of [`rule_toml`]'s rule.
+fn one_rule(keywords: &str, regex: &str, keys: &str) -> Scanner {
+    scanner_with(&rule_toml(keywords, regex, keys))
 }
 
 #[test]
@@ -500,31 +505,31 @@ fn followed_by_and_word_len_skip_triggers_before_the_regex() {
     assert_eq!(found(&assigned, text), ["path"]);
 }
 
-/// Every match of `regex` in `hay` over `range`, with the value span the capture
+/// The first match of `regex` in `hay[range]`, with the value span the capture
 /// engines give.
+fn captured(
+    regex: &meta::Regex,
+    group: Option<usize>,
+    hay: &[u8],
+    range: Range<usize>,
+) -> Option<(Range<usize>, Range<usize>)> {
+    let mut caps = regex.create_captures();
+    regex.search_captures(&Input::new(hay).range(range), &mut caps);
+    let m = caps.get_match()?;
+    let value = group
+        .and_then(|g| caps.get_group(g))
+        .map_or(m.range(), |s| s.start..s.end);
+    Some((m.range(), value))
+}
+
+/// Every match of `regex` in `hay[range]` (see [`captured`] and [`all_matches`]).
 fn matches_with_captures(
     regex: &meta::Regex,
     group: Option<usize>,
     hay: &[u8],
     range: Range<usize>,
 ) -> Vec<(Range<usize>, Range<usize>)> {
-    let mut caps = regex.create_captures();
-    let mut out = Vec::new();
-    let mut at = range.start;
-    while at < range.end {
-        regex.search_captures(&Input::new(hay).range(at..range.end), &mut caps);
-        let Some(m) = caps.get_match() else { break };
-        let value = group
-            .and_then(|g| caps.get_group(g))
-            .map_or(m.range(), |s| s.start..s.end);
-        out.push((m.range(), value));
-        at = if m.end() > m.start() {
-            m.end()
-        } else {
-            m.end() + 1
-        };
-    }
-    out
+    all_matches(|r| captured(regex, group, hay, r), range)
 }
 
 #[test]
@@ -579,9 +584,7 @@ fn values_derived_from_matches_are_those_of_the_capture_engines() {
 #[test]
 fn value_span_shapes() {
     let facts = |regex: &str| {
-        let rule = rules_with(&format!(
-            "[[rule]]\nid = \"t.x\"\nname = \"x\"\ncategory = \"credential\"\nseverity = \"low\"\nkeywords = [\"k\"]\nregex = '{regex}'\n"
-        ));
+        let rule = rules_with(&rule_toml(r#"["k"]"#, regex, ""));
         check_rule_regex(&rule.rules()[0].rule).unwrap().value
     };
     let boundary = |v: ValueSpan| match v {
@@ -703,21 +706,12 @@ fn compare_linear(
                 |r| {
                     linear.find(&hay, r.clone()).unwrap_or_else(|_| {
                         // (gave up: the regex answers; compared all the same)
-                        matches_with_captures(&regex, group, &hay, r)
-                            .into_iter()
-                            .next()
+                        captured(&regex, group, &hay, r)
                     })
                 },
                 range.clone(),
             );
-            let by_regex = all_matches(
-                |r| {
-                    matches_with_captures(&regex, group, &hay, r)
-                        .into_iter()
-                        .next()
-                },
-                range.clone(),
-            );
+            let by_regex = matches_with_captures(&regex, group, &hay, range.clone());
             assert_eq!(
                 native,
                 by_regex,
@@ -764,9 +758,7 @@ fn plain_sequences_of_every_shape() {
     // regexes that are not plain sequences (a repetition that could give bytes
     // to what follows, no literal prefix, an alternation) are left to the regex.
     let linear_of = |regex: &str| {
-        let rule = rules_with(&format!(
-            "[[rule]]\nid = \"t.x\"\nname = \"x\"\ncategory = \"credential\"\nseverity = \"low\"\nkeywords = [\"k\"]\nregex = '{regex}'\n"
-        ));
+        let rule = rules_with(&rule_toml(r#"["k"]"#, regex, ""));
         let rule = rule.rules()[0].rule.clone();
         (
             check_rule_regex(&rule).unwrap().linear,
