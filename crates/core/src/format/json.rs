@@ -931,40 +931,65 @@ fn attribute(
     ctx: &ScanCtx<'_>,
     hits: &mut Vec<Hit>,
 ) {
-    let mut current: Option<(Tok, Option<Loc>, bool)> = None;
-    let mut done = false;
+    let mut cursor = TokenCursor::default();
     for m in matches {
         let raw_start = map.raw_span(m.start..m.end).start;
-        while !done {
-            if let Some((t, _, _)) = &current {
-                if tok_span(t).end > raw_start {
-                    break;
-                }
-            }
-            match w.step() {
-                Step::Token(t) => {
-                    let loc = w.loc(&t, 0);
-                    let selected = w.selected(ctx.fields);
-                    current = Some((t, loc, selected));
-                }
-                _ => {
-                    done = true;
-                    current = None;
-                }
-            }
-        }
-        let (loc, selected) = match &current {
-            Some((t, loc, sel))
-                if tok_span(t).start <= raw_start && raw_start < tok_span(t).end =>
-            {
-                (loc.clone(), *sel)
-            }
-            _ => (None, ctx.fields.is_none()),
-        };
+        let (loc, selected) = cursor.locate(&mut w, raw_start, 0, ctx.fields);
         if !selected {
             continue;
         }
         hits.push(hit_at(view, map, m, loc, None));
+    }
+}
+
+/// Walks a walker's tokens forward to the one holding a raw offset, for the
+/// matches of a scanned view in order. A token's location and selection are
+/// computed only when a match lies in it: most tokens hold none, and a location
+/// builds its JSON Pointer.
+#[derive(Default)]
+pub(crate) struct TokenCursor {
+    /// The last token stepped over, and once asked, its location and selection.
+    current: Option<(Tok, Option<(Option<Loc>, bool)>)>,
+    /// The walk is over.
+    done: bool,
+}
+
+impl TokenCursor {
+    /// Starts over, for a walker reset to a new line.
+    pub(crate) fn reset(&mut self) {
+        *self = TokenCursor::default();
+    }
+
+    /// The location and selection of the token holding `raw` (asked in increasing
+    /// order); between tokens, no location, kept unless fields are filtered.
+    pub(crate) fn locate(
+        &mut self,
+        w: &mut Walker<'_>,
+        raw: usize,
+        record: u64,
+        fields: Option<&FieldFilter>,
+    ) -> (Option<Loc>, bool) {
+        while !self.done {
+            if let Some((t, _)) = &self.current {
+                if tok_span(t).end > raw {
+                    break;
+                }
+            }
+            match w.step() {
+                Step::Token(t) => self.current = Some((t, None)),
+                _ => {
+                    self.done = true;
+                    self.current = None;
+                }
+            }
+        }
+        match &mut self.current {
+            Some((t, located)) if tok_span(t).start <= raw && raw < tok_span(t).end => located
+                // (the walker still stands on `t`)
+                .get_or_insert_with(|| (w.loc(t, record), w.selected(fields)))
+                .clone(),
+            _ => (None, fields.is_none()),
+        }
     }
 }
 
@@ -1105,6 +1130,27 @@ mod tests {
             &crate::ScanOptions::default(),
         );
         assert_eq!(out[0].warnings, [capped_warning(1)]);
+    }
+
+    #[test]
+    fn matches_in_a_document_get_the_pointer_of_their_string() {
+        let doc = br#"[{"a": "tok_aaaa1111 tok_bbbb2222", "n": 1, "b": {"c": ["tok_cccc3333"]}}, {"d": "tok_dddd4444"}]"#;
+        let got: Vec<_> = doc_findings(doc, 1 << 20)
+            .into_iter()
+            .map(|(record, field, start, end)| {
+                let text = &doc[start as usize..end as usize];
+                (record, field.unwrap(), text.to_vec())
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Some(0), "/a".to_string(), b"tok_aaaa1111".to_vec()),
+                (Some(0), "/a".to_string(), b"tok_bbbb2222".to_vec()),
+                (Some(0), "/b/c/0".to_string(), b"tok_cccc3333".to_vec()),
+                (Some(1), "/d".to_string(), b"tok_dddd4444".to_vec()),
+            ]
+        );
     }
 
     #[test]

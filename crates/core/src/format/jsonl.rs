@@ -21,7 +21,7 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use crate::engine::Match;
-use crate::format::json::{hit_at, lines, tok_span, Mode, Step, Tok, Walker};
+use crate::format::json::{hit_at, lines, Mode, Step, Tok, TokenCursor, Walker};
 use crate::format::{OffsetMap, ViewBuilder};
 use crate::scan::{self, FormatOutput, Hit, ScanCtx};
 use crate::{ScanOptions, Scanner};
@@ -343,10 +343,8 @@ fn attribute(
     hits: &mut Vec<Hit>,
 ) {
     let mut w = Walker::new(bytes, 0..0, Mode::Lines);
-    // The token walk of the current line: last token, its location and selection.
-    let mut current: Option<(Tok, Option<crate::format::json::Loc>, bool)> = None;
+    let mut cursor = TokenCursor::default();
     let mut walked_line = usize::MAX;
-    let mut line_done = false;
     for m in matches {
         let raw_start = map.raw_span(m.start..m.end).start;
         let (record, line_start, line_end) = lines.at(bytes, raw_start);
@@ -361,35 +359,9 @@ fn attribute(
         if walked_line != line_start {
             walked_line = line_start;
             w.reset(line_start..line_end);
-            current = None;
-            line_done = false;
+            cursor.reset();
         }
-        while !line_done {
-            if let Some((t, _, _)) = &current {
-                if tok_span(t).end > raw_start {
-                    break;
-                }
-            }
-            match w.step() {
-                Step::Token(t) => {
-                    let loc = w.loc(&t, record);
-                    let sel = w.selected(ctx.fields);
-                    current = Some((t, loc, sel));
-                }
-                _ => {
-                    line_done = true;
-                    current = None;
-                }
-            }
-        }
-        let (loc, selected) = match &current {
-            Some((t, loc, sel))
-                if tok_span(t).start <= raw_start && raw_start < tok_span(t).end =>
-            {
-                (loc.clone(), *sel)
-            }
-            _ => (None, ctx.fields.is_none()),
-        };
+        let (loc, selected) = cursor.locate(&mut w, raw_start, record, ctx.fields);
         if selected {
             hits.push(with_line(hit_at(view, map, m, loc, Some(record))));
         }
@@ -480,6 +452,31 @@ regex = '(?P<value>tok_[a-z0-9]{8})\b'
             ]
         );
         assert_eq!((out.findings[1].line, out.findings[1].column), (3, 47));
+    }
+
+    #[test]
+    fn matches_in_one_string_and_later_strings_share_the_walk() {
+        // Two matches in one string (its location is built once and reused), one
+        // in a later string of the same line, one on the next line.
+        let data = b"{\"a\": \"tok_aaaa1111 and tok_bbbb2222\", \"n\": 7, \"b\": [\"x\", {\"c\": \"tok_cccc3333\"}]}\n{\"d\": \"tok_dddd4444\"}\n";
+        let out = run(data, &ScanOptions::default());
+        let got: Vec<_> = out
+            .findings
+            .iter()
+            .map(|f| {
+                let text = &data[f.start as usize..f.end as usize];
+                (f.record, f.field.clone().unwrap(), text.to_vec())
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Some(0), "/a".to_string(), b"tok_aaaa1111".to_vec()),
+                (Some(0), "/a".to_string(), b"tok_bbbb2222".to_vec()),
+                (Some(0), "/b/1/c".to_string(), b"tok_cccc3333".to_vec()),
+                (Some(1), "/d".to_string(), b"tok_dddd4444".to_vec()),
+            ]
+        );
     }
 
     #[test]
