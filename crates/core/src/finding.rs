@@ -51,15 +51,26 @@ pub struct Finding {
 /// ```
 pub fn mask(value: &[u8]) -> String {
     let text = String::from_utf8_lossy(value);
-    let chars: Vec<char> = text.chars().collect();
-    let keep = match chars.len() {
+    let keep = match text.chars().count() {
         0..=5 => 0,
         6..=15 => 2,
         _ => 4,
     };
-    let head: String = chars[..keep].iter().collect();
-    let tail: String = chars[chars.len() - keep..].iter().collect();
-    format!("{head}****{tail}")
+    // (byte offsets of the kept characters: a value may be kilobytes long)
+    let head = text.char_indices().nth(keep).map_or(text.len(), |(i, _)| i);
+    let tail = match keep {
+        0 => text.len(),
+        _ => text
+            .char_indices()
+            .rev()
+            .nth(keep - 1)
+            .map_or(0, |(i, _)| i),
+    };
+    let mut out = String::with_capacity(head + 4 + (text.len() - tail));
+    out.push_str(&text[..head]);
+    out.push_str("****");
+    out.push_str(&text[tail..]);
+    out
 }
 
 impl Finding {
@@ -137,4 +148,26 @@ pub struct FindingRecord<'a> {
     /// The value, masked unless secrets are shown.
     #[serde(rename = "match")]
     pub matched: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask;
+
+    #[test]
+    fn masks_keep_whole_characters_at_both_ends() {
+        // Multi-byte characters are kept or masked whole, never cut.
+        assert_eq!(mask("ñandú-ßecret-€uro".as_bytes()), "ñand****€uro");
+        assert_eq!(mask("пароль1".as_bytes()), "па****ь1");
+        assert_eq!(mask("ключ".as_bytes()), "****");
+        assert_eq!(mask(b""), "****");
+        // Invalid UTF-8 counts as replacement characters.
+        assert_eq!(mask(b"\xffabcdef\xfe"), "\u{fffd}a****f\u{fffd}");
+        // Lengths at each boundary: 5 keeps none, 6 and 15 keep two, 16 keeps four.
+        let kept = |n: usize| {
+            let m = mask("x".repeat(n).as_bytes());
+            m.len() - 4
+        };
+        assert_eq!([kept(5), kept(6), kept(15), kept(16)], [0, 4, 4, 8]);
+    }
 }

@@ -273,15 +273,9 @@ impl Summary {
             return false;
         }
         self.findings += 1;
-        *self.by_rule.entry(f.rule.id.clone()).or_default() += 1;
-        *self
-            .by_category
-            .entry(f.rule.category.to_string())
-            .or_default() += 1;
-        *self
-            .by_severity
-            .entry(f.rule.severity.to_string())
-            .or_default() += 1;
+        bump(&mut self.by_rule, &f.rule.id);
+        bump(&mut self.by_category, f.rule.category.as_str());
+        bump(&mut self.by_severity, f.rule.severity.as_str());
         true
     }
 
@@ -301,6 +295,16 @@ impl Summary {
     /// Inputs counted, whatever their status.
     pub fn inputs(&self) -> usize {
         self.files_scanned + self.files_skipped + self.files_failed
+    }
+}
+
+/// Adds one to the count of `key`, allocating the key only the first time.
+fn bump(counts: &mut BTreeMap<String, usize>, key: &str) {
+    match counts.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(key.to_owned(), 1);
+        }
     }
 }
 
