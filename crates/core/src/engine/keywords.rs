@@ -92,9 +92,36 @@ pub(super) struct Keywords {
     /// bucket `b` are `ids[starts[b]..starts[b + 1]]`.
     starts: Vec<u32>,
     ids: Vec<u16>,
-    /// Per pattern: its first (up to) eight bytes folded, and the mask of those
-    /// bytes, to reject most bucket entries with one comparison.
-    heads: Vec<(u64, u64)>,
+    /// Per pattern: its first (up to) eight bytes, compared in one go.
+    heads: Vec<Head>,
+}
+
+/// The first (up to) eight bytes of a keyword, compared exactly with one word:
+/// `(word | fold) & mask == head`, where `fold` sets bit 5 of the letters only
+/// (folding other bytes would let `_` match DEL).
+struct Head {
+    head: u64,
+    mask: u64,
+    fold: u64,
+    len: usize,
+}
+
+impl Head {
+    fn of(p: &[u8]) -> Self {
+        let n = p.len().min(8);
+        let fold = p[..n]
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.is_ascii_alphabetic())
+            .fold(0u64, |f, (i, _)| f | 0x20 << (8 * i));
+        let mask = u64::MAX >> (8 * (8 - n));
+        Head {
+            head: (load_padded(p, 0) | fold) & mask,
+            mask,
+            fold,
+            len: p.len(),
+        }
+    }
 }
 
 /// One keyword of one rule.
@@ -269,13 +296,7 @@ impl Keywords {
             ids.extend(bucket);
         }
         starts.push(ids.len() as u32);
-        let heads = patterns
-            .iter()
-            .map(|p| {
-                let mask = u64::MAX >> (8 * (8 - p.len().min(8)));
-                ((load_padded(p, 0) | FOLD) & mask, mask)
-            })
-            .collect();
+        let heads = patterns.iter().map(|p| Head::of(p)).collect();
         let automaton = if patterns.len() <= FEW_KEYWORDS {
             Some(automaton_of(&patterns)?)
         } else {
@@ -304,17 +325,21 @@ impl Keywords {
     /// The longest keyword that starts at `at`, whose three bytes hash to `h`.
     fn longest_at(&self, hay: &[u8], at: usize, h: usize) -> Option<usize> {
         let b = h >> (HASH_BITS - BUCKET_BITS);
-        let rest = &hay[at..];
-        let word = load_padded(hay, at) | FOLD;
+        let left = hay.len() - at;
+        let word = if left >= 8 {
+            load_u64(hay, at)
+        } else {
+            load_padded(hay, at)
+        };
         self.ids[self.starts[b] as usize..self.starts[b + 1] as usize]
             .iter()
             .map(|&id| id as usize)
             .find(|&id| {
-                let (head, mask) = self.heads[id];
-                let p = &self.patterns[id];
-                word & mask == head
-                    && rest.len() >= p.len()
-                    && rest[..p.len()].eq_ignore_ascii_case(p)
+                let k = &self.heads[id];
+                (word | k.fold) & k.mask == k.head
+                    && left >= k.len
+                    && (k.len <= 8
+                        || hay[at + 8..at + k.len].eq_ignore_ascii_case(&self.patterns[id][8..]))
             })
     }
 
@@ -472,6 +497,27 @@ mod tests {
         // "password" also stands for the "pass" it contains
         assert_eq!(hits(&k, b"SessionPassWord"), vec![(1, 7..15), (2, 7..15)]);
         assert_eq!(hits(&k, b"xpass"), vec![(2, 1..5)]);
+    }
+
+    #[test]
+    fn only_letters_fold() {
+        // Setting bit 5 maps `_` to DEL, `-` to CR and `.` to SO: the comparison
+        // must not let those stand for the keyword's own bytes.
+        let specs: Vec<KeywordSpec<'_>> = ["ghp_", "sk-live", "hvs.", "xoxb-token-long-keyword"]
+            .iter()
+            .enumerate()
+            .map(|(i, keyword)| KeywordSpec {
+                rule: i as u32,
+                keyword,
+            })
+            .collect();
+        for k in both(&specs) {
+            let hay =
+                b"ghp\x7f SK\x0dLIVE hvs\x0e xoxb-token-long-keywor\x04 xoxb-token-long-keyworD";
+            assert_eq!(hits(&k, hay), vec![(3, 42..65)]);
+            let hay = b"GHP_ sk-LIVE HVS. ";
+            assert_eq!(hits(&k, hay), vec![(0, 0..4), (1, 5..12), (2, 13..17)]);
+        }
     }
 
     #[test]
