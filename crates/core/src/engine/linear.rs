@@ -1,12 +1,13 @@
 //! Rules whose regex is a plain sequence are confirmed without the regex engines.
 //!
 //! Most token rules read like `{{lb}}(?P<value>ghp_[A-Za-z0-9]{36})(?:[^A-Za-z0-9]|$)`:
-//! a literal prefix, then literal bytes and byte classes each repeated a bounded
-//! number of times, between a simple boundary before the value and one after it.
-//! Where every repetition of variable length is followed by something that cannot
-//! take its bytes, the match at a given start is unique and found greedily, so the
-//! leftmost match is found by looking for the prefix (memmem) and reading the runs
-//! that follow: no regex to compile, no lazy DFA to warm up (a counted repetition
+//! a literal prefix (or a first byte out of at most three, as in `[13]` or `[Gg]`),
+//! then literal bytes and byte classes each repeated a bounded number of times,
+//! between a simple boundary before the value and one after it. Where every
+//! repetition of variable length is followed by something that cannot take its
+//! bytes, the match at a given start is unique and found greedily, so the leftmost
+//! match is found by looking for the prefix (memmem, or memchr for the first byte)
+//! and reading the runs that follow: no regex to compile, no lazy DFA to warm up (a counted repetition
 //! such as `{40,250}` is as many DFA states, built per thread), and no capture
 //! engine for the value. [`Linear::find`] gives the matches the regex gives, with
 //! the same look-around and the same limits of the searched range (a test compares
@@ -56,12 +57,49 @@ pub(crate) type Found = (Range<usize>, Range<usize>);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct GaveUp;
 
+/// How the value starts: what the search looks for.
+#[derive(Debug, Clone)]
+enum Start {
+    /// Literal bytes (at least one).
+    Literal(memchr::memmem::Finder<'static>),
+    /// One byte out of these (one to three distinct bytes).
+    OneOf(Vec<u8>),
+}
+
+impl Start {
+    /// Where the next value may start in `hay`.
+    fn find(&self, hay: &[u8]) -> Option<usize> {
+        match self {
+            Start::Literal(finder) => finder.find(hay),
+            Start::OneOf(bytes) => match *bytes.as_slice() {
+                [a] => memchr::memchr(a, hay),
+                [a, b] => memchr::memchr2(a, b, hay),
+                [a, b, c] => memchr::memchr3(a, b, c, hay),
+                _ => unreachable!("one to three bytes"),
+            },
+        }
+    }
+
+    /// The end of the start at `v`, if the value may start there (reading no byte
+    /// at or past `end`).
+    fn at(&self, hay: &[u8], v: usize, end: usize) -> Option<usize> {
+        match self {
+            Start::Literal(finder) => {
+                let prefix = finder.needle();
+                (v + prefix.len() <= end && &hay[v..v + prefix.len()] == prefix)
+                    .then_some(v + prefix.len())
+            }
+            Start::OneOf(bytes) => (v < end && bytes.contains(&hay[v])).then_some(v + 1),
+        }
+    }
+}
+
 /// A rule's regex read as a sequence (see the module documentation).
 #[derive(Debug, Clone)]
 pub(crate) struct Linear {
     lead: Lead,
-    /// The literal bytes the value starts with (at least one).
-    prefix: memchr::memmem::Finder<'static>,
+    /// What the value starts with.
+    start: Start,
     /// The rest of the value.
     items: Vec<Item>,
     trail: Trail,
@@ -156,10 +194,19 @@ impl Linear {
             .iter()
             .map_while(|i| fixed(i).then(|| single(&i.set)).flatten())
             .collect();
-        if prefix.is_empty() {
-            return None;
-        }
-        items.drain(..prefix.len());
+        let start = if prefix.is_empty() {
+            // A first byte out of a few: searched with memchr.
+            let first = items.first().filter(|i| fixed(i))?;
+            let bytes: Vec<u8> = (0..=255u8).filter(|&b| first.set.contains(b)).collect();
+            if bytes.len() > 3 {
+                return None;
+            }
+            items.remove(0);
+            Start::OneOf(bytes)
+        } else {
+            items.drain(..prefix.len());
+            Start::Literal(memchr::memmem::Finder::new(&prefix).into_owned())
+        };
         // Greedy is the only way: a variable repetition is followed by bytes it
         // cannot take, and a boundary after the last one cannot be met inside it.
         let words: Vec<u8> = (0..=255u8).filter(|&b| is_word_byte(b)).collect();
@@ -186,7 +233,7 @@ impl Linear {
         }
         Some(Linear {
             lead,
-            prefix: memchr::memmem::Finder::new(&prefix).into_owned(),
+            start,
             items,
             trail,
         })
@@ -201,11 +248,7 @@ impl Linear {
         end: usize,
         read: &mut usize,
     ) -> Option<(usize, usize)> {
-        let prefix = self.prefix.needle();
-        if v + prefix.len() > end || &hay[v..v + prefix.len()] != prefix {
-            return None;
-        }
-        let mut q = v + prefix.len();
+        let mut q = self.start.at(hay, v, end)?;
         for item in &self.items {
             let limit = end.min(q.saturating_add(item.max));
             let mut k = q;
@@ -269,7 +312,7 @@ impl Linear {
         // Starts before `s` have no match.
         let mut s = range.start;
         while s < end {
-            let Some(at) = self.prefix.find(&hay[s..end]) else {
+            let Some(at) = self.start.find(&hay[s..end]) else {
                 return Ok(None);
             };
             let v = s + at;
