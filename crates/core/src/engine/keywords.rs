@@ -7,9 +7,12 @@
 //! The search does not walk an automaton byte by byte (an Aho-Corasick DFA over the
 //! catalog's 340 keywords ran at ~300 MB/s, the largest single cost of a scan).
 //! Every other position is sampled: the hash of its three bytes, case folded by
-//! setting bit 5 of each byte, is looked up in a table that says whether a keyword
-//! may start one byte before, at, or one byte after it: eight independent samples
-//! per 16 bytes and one branch, no dependency from one byte to the next. Each
+//! setting bit 5 of each byte, is looked up in a table that says how far before it
+//! (up to five bytes, or one byte after it) a keyword may start: eight independent
+//! samples per 16 bytes and one branch, no dependency from one byte to the next.
+//! Each keyword enters the table by its least common three bytes (by a list of the
+//! most common ones in English and technical text) at an even and at an odd
+//! distance from its start, so that common words propose few positions. Each
 //! proposed position is tested on its own first three bytes (the table of keyword
 //! prefixes), again on its first four when only keywords of four bytes or more
 //! start that way (three-byte prefixes like `pas` or `sec` are common in prose,
@@ -44,11 +47,27 @@ const SHORT: u8 = 2;
 /// halve them (prefilter-lab on prose: 20.3 -> 19.6 ms per 16 MB; 2^18 and 2^15
 /// were slower).
 const SAMPLED_BITS: u32 = 17;
-/// Bits of the sampled table: a keyword may start one byte before the sample, at
-/// it, one byte after it.
-const BEFORE: u8 = 1;
-const AT: u8 = 2;
-const AFTER: u8 = 4;
+/// Farthest a sample may lie after the start of a keyword it stands for: a keyword
+/// is sampled on its rarest three bytes among those at an even offset up to this
+/// one (for starts at a sample's parity) and those at an odd one (for the others).
+const MAX_BACK: usize = 5;
+/// Bit of the sampled table for a keyword starting `back` bytes before the sample
+/// (`back` from -1, one byte after it, to `MAX_BACK`): bit `MAX_BACK - back`, so
+/// that bit `b` of a step's mask stands for position `at - MAX_BACK + b`.
+const fn back_bit(back: isize) -> u8 {
+    1 << (MAX_BACK as isize - back)
+}
+
+/// The most common three-byte sequences of English and technical text (lowercase,
+/// most common first, one per line): keywords are sampled on their rarest bytes.
+/// Counted by `benches/common-trigrams.py` over licence texts and the Markdown
+/// files of a crate registry; a sequence not listed counts as rare.
+const COMMON_TRIGRAMS: &str = include_str!("common_trigrams.txt");
+
+/// How common three bytes are: their rank in [`COMMON_TRIGRAMS`], or past its end.
+fn commonness(trigram: &[u8], ranks: &HashMap<&[u8], usize>) -> usize {
+    ranks.get(trigram).map_or(0, |r| ranks.len() - r)
+}
 
 /// How rare a pair of bytes is in English text, roughly: the sum of the letters'
 /// ranks by frequency (other bytes count as rare).
@@ -246,7 +265,7 @@ impl Keywords {
         // Every folded three-byte prefix a keyword can start with: its own first
         // three bytes, or for shorter keywords each possible continuation.
         let mut table = Box::new([0u8; 1 << HASH_BITS]);
-        // (the sampled table, below: these prefixes start at its samples too)
+        // (the sampled table: below)
         let mut sampled = Box::new([0u8; 1 << SAMPLED_BITS]);
         let mut table4 = Box::new([0u64; 1 << (HASH_BITS - 6)]);
         let mut buckets: Vec<Vec<u16>> = vec![Vec::new(); 1 << BUCKET_BITS];
@@ -263,7 +282,6 @@ impl Keywords {
                 vec![head]
             };
             for prefix in prefixes {
-                sampled[sampled_at(prefix, 0)] |= AT;
                 let h = hash_at(prefix, 0);
                 table[h] |= if p.len() > 3 { LONG } else { SHORT };
                 let bucket = &mut buckets[h >> (HASH_BITS - BUCKET_BITS)];
@@ -272,20 +290,44 @@ impl Keywords {
                 }
             }
         }
-        // The sampled table: `table`'s prefixes start at `q`; a keyword starting at
-        // `q - 1` shows its bytes 1..4 at `q` (for three-byte keywords, bytes 1..3 and
-        // any third byte); one starting at `q + 1` shows any byte then its first two.
-        // A three-byte keyword takes whichever of its two pairs of letters is rarer
-        // in English; a two-byte or one-byte keyword can only be seen at `q + 1`.
+        // The sampled table. Samples lie every other byte: a keyword starting at a
+        // sample's parity is seen by the samples at even distances after its
+        // start, one starting at the other parity by those at odd distances (or
+        // by the sample one byte before it). For each parity the keyword enters
+        // the table once, by its least common three bytes at such a distance
+        // (prose is full of "pas", "sec" and "ver": "password" is sampled on
+        // "ssw" or "swo", "vercel" on "rce" or "cel"). Keywords shorter than
+        // three bytes enter once for every byte that may complete them; a
+        // three-byte keyword at the other parity takes whichever of its two
+        // pairs of letters is rarer in English.
+        let ranks: HashMap<&[u8], usize> = COMMON_TRIGRAMS
+            .lines()
+            .enumerate()
+            .map(|(i, t)| (t.as_bytes(), i))
+            .collect();
+        let rarest = |p: &[u8], first: usize| {
+            (first..=MAX_BACK)
+                .step_by(2)
+                .filter(|&o| o + 3 <= p.len())
+                .min_by_key(|&o| (commonness(&p[o..o + 3], &ranks), o))
+        };
         for p in &patterns {
-            let (bit, words) = match p.len() {
-                1 | 2 => (AFTER, words_with(p, 1)),
-                3 if rarity(&p[1..3]) >= rarity(&p[0..2]) => (BEFORE, words_with(&p[1..3], 0)),
-                3 => (AFTER, words_with(&p[0..2], 1)),
-                _ => (BEFORE, vec![load_padded(p, 1)]),
+            let mut enter = |back: isize, words: Vec<u64>| {
+                for w in words {
+                    sampled[sampled_at(w, 0)] |= back_bit(back);
+                }
             };
-            for w in words {
-                sampled[sampled_at(w, 0)] |= bit;
+            match rarest(p, 0) {
+                Some(o) => enter(o as isize, vec![load_padded(p, o)]),
+                None => enter(0, words_with(p, 0)),
+            }
+            match rarest(p, 1) {
+                Some(o) => enter(o as isize, vec![load_padded(p, o)]),
+                None if p.len() == 3 && rarity(&p[1..3]) >= rarity(&p[0..2]) => {
+                    enter(1, words_with(&p[1..3], 0))
+                }
+                None if p.len() == 3 => enter(-1, words_with(&p[0..2], 1)),
+                None => enter(-1, words_with(p, 1)),
             }
         }
         let mut starts = Vec::with_capacity(buckets.len() + 1);
@@ -386,16 +428,16 @@ impl Keywords {
             |entry: u8, h4: usize| entry != LONG || table4[h4 >> 6] & (1 << (h4 & 63)) != 0;
         let table = &*self.table;
         let sampled = &*self.sampled;
-        // Every other position is sampled: the hash of its three bytes says whether
-        // a keyword may start one byte before, at, or one byte after it (each
-        // position is covered by a sample at or next to it). Eight samples per step
-        // set a mask of the 17 positions `at - 1 ..= at + 15`, one branch per step;
-        // each proposed position is then tested like an unsampled one (three-byte
-        // table, four-byte table, exact comparison). The last position of a step
-        // is proposed by that step and the next one: it is carried over.
+        // Every other position is sampled: the hash of its three bytes says how
+        // far before it (up to `MAX_BACK` bytes, or one byte after it) a keyword
+        // may start (each keyword start is covered by a sample of either parity).
+        // Eight samples per step set a mask of the positions
+        // `at - MAX_BACK ..= at + 15`, one branch per step; the first sixteen
+        // are tested like unsampled positions (three-byte table, four-byte table,
+        // exact comparison), the others, which later samples may still propose,
+        // are carried over to the next step.
         let mut at = block.start;
         let fast_end = block.end.min(hay.len().saturating_sub(24));
-        // Bit 0 of the first mask is the position before the block: dropped.
         let mut carry = 0u32;
         let mut first = true;
         while at + 16 <= fast_end {
@@ -413,15 +455,16 @@ impl Keywords {
                 | entry(w2, 0) << 12
                 | entry(w2, 2) << 14;
             if first {
-                mask &= !1;
+                // (positions before the block)
+                mask &= !((1 << MAX_BACK) - 1);
                 first = false;
             }
-            carry = mask >> 16 & 1;
+            carry = mask >> 16;
             mask &= 0xFFFF;
             while mask != 0 {
                 let k = mask.trailing_zeros() as usize;
                 mask &= mask - 1;
-                let p = at + k - 1;
+                let p = at + k - MAX_BACK;
                 let word = load_u64(hay, p);
                 let h = hash_at(word, 0);
                 let e = table[h];
@@ -431,10 +474,10 @@ impl Keywords {
             }
             at += 16;
         }
-        // The position before `at` was proposed by the last sample only: test it
-        // with the rest.
+        // The positions carried over were proposed by the last samples only: test
+        // them with the rest.
         if !first {
-            at -= 1;
+            at -= MAX_BACK;
         }
         // The last positions: bytes past the end of the haystack read as zero (the
         // exact comparison checks the length).
@@ -584,6 +627,46 @@ mod tests {
                 .enumerate()
                 .map(|(i, w)| KeywordSpec { rule: i as u32, keyword: w })
                 .collect();
+            let cut = cut.min(hay.len());
+            for k in both(&specs) {
+                let mut got = Vec::new();
+                for block in [0..cut, cut..hay.len()] {
+                    k.find(&hay, block, |_, span| got.push((span.start, span.end)));
+                }
+                got.dedup();
+                proptest::prop_assert_eq!(got, naive(&words, &hay));
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Long keywords are sampled on their rarest bytes, up to `MAX_BACK` bytes
+        /// after their start: found wherever they start, whole or cut by a block.
+        #[test]
+        fn long_keywords_are_found_at_every_start(
+            pieces in proptest::collection::vec((0usize..12, 0usize..64, proptest::bool::ANY), 0..24),
+            cut in 0usize..400,
+        ) {
+            let words = [
+                "interesting", "the_password", "and-then-the", "configuration", "tion",
+                "ent", "ing", "with the", "xz", "q",
+            ];
+            let specs: Vec<KeywordSpec> = words
+                .iter()
+                .enumerate()
+                .map(|(i, w)| KeywordSpec { rule: i as u32, keyword: w })
+                .collect();
+            let mut hay = Vec::new();
+            for (i, n, upper) in pieces {
+                match words.get(i) {
+                    // a whole keyword or its head, in either case
+                    Some(w) => {
+                        let w = &w.as_bytes()[..(n % (w.len() + 4)).min(w.len())];
+                        hay.extend(w.iter().map(|b| if upper { b.to_ascii_uppercase() } else { *b }));
+                    }
+                    None => hay.extend(std::iter::repeat_n(b"e t_a-\nq"[n % 8], n % 5)),
+                }
+            }
             let cut = cut.min(hay.len());
             for k in both(&specs) {
                 let mut got = Vec::new();
