@@ -61,7 +61,7 @@ pub(crate) struct GaveUp;
 #[derive(Debug, Clone)]
 enum Start {
     /// Literal bytes (at least one).
-    Literal(memchr::memmem::Finder<'static>),
+    Literal(Box<memchr::memmem::Finder<'static>>),
     /// One byte out of these (one to three distinct bytes).
     OneOf(Vec<u8>),
 }
@@ -205,7 +205,7 @@ impl Linear {
             Start::OneOf(bytes)
         } else {
             items.drain(..prefix.len());
-            Start::Literal(memchr::memmem::Finder::new(&prefix).into_owned())
+            Start::Literal(Box::new(memchr::memmem::Finder::new(&prefix).into_owned()))
         };
         // Greedy is the only way: a variable repetition is followed by bytes it
         // cannot take, and a boundary after the last one cannot be met inside it.

@@ -942,6 +942,9 @@ fn attribute(
     }
 }
 
+/// A token's location, and whether the field filter keeps it.
+type Located = (Option<Loc>, bool);
+
 /// Walks a walker's tokens forward to the one holding a raw offset, for the
 /// matches of a scanned view in order. A token's location and selection are
 /// computed only when a match lies in it: most tokens hold none, and a location
@@ -949,7 +952,7 @@ fn attribute(
 #[derive(Default)]
 pub(crate) struct TokenCursor {
     /// The last token stepped over, and once asked, its location and selection.
-    current: Option<(Tok, Option<(Option<Loc>, bool)>)>,
+    current: Option<(Tok, Option<Located>)>,
     /// The walk is over.
     done: bool,
 }
@@ -968,7 +971,7 @@ impl TokenCursor {
         raw: usize,
         record: u64,
         fields: Option<&FieldFilter>,
-    ) -> (Option<Loc>, bool) {
+    ) -> Located {
         while !self.done {
             if let Some((t, _)) = &self.current {
                 if tok_span(t).end > raw {
