@@ -8,6 +8,9 @@
 #   at.txt         64 MiB of `@`
 #   ghp.txt        64 MiB of `ghp_ghp_...` (a keyword every 4 bytes)
 #   sk.txt         64 MiB of `sk-sk-sk-...` (overlapping keyword prefixes)
+#   base64-zeros.txt 64 MiB of `A` (base64 of zero bytes, common in embedded
+#                  blobs): a keyword (`AAAAAAAAAAAAAAAAAAAAA`, the Twitter bearer
+#                  token prefix) at every position
 #   sk-proj.txt    64 MiB of `sk-proj-sk-proj-...`: a token prefix inside the
 #                  token's own alphabet, every 8 bytes (the plain-sequence matcher
 #                  reads up to 250 bytes at each; past a budget the regex answers)
@@ -57,6 +60,7 @@ write("at.txt", b"@", 64 * MiB)
 write("ghp.txt", b"ghp_", 64 * MiB)
 write("sk.txt", b"sk-", 64 * MiB)
 write("sk-proj.txt", b"sk-proj-", 64 * MiB)
+write("base64-zeros.txt", b"A", 64 * MiB)
 import random
 def numbers(name, lo, hi, sep, count):
     path = os.path.join(out, name)
@@ -118,7 +122,7 @@ base = timed(files) / size * 1e9
 print(f"| input | size | time | ns/byte | x normal | peak anon |")
 print(f"|---|---:|---:|---:|---:|---:|")
 print(f"| corpus ({len(files)} files) | {size/2**20:.0f} MiB | {base*size/1e9:.2f} s | {base:.1f} | 1.0 | {peak[tuple(files)]/1024:.0f} MiB |")
-for name in ["one-line.txt", "digits.txt", "at.txt", "ghp.txt", "sk.txt", "sk-proj.txt",
+for name in ["one-line.txt", "digits.txt", "at.txt", "ghp.txt", "sk.txt", "sk-proj.txt", "base64-zeros.txt",
              "dig-dash.txt", "dig-4dash.txt", "dig-space.txt", "dig-3dot.txt",
              "dig-shapes.txt", "nums.csv"]:
     path = os.path.join(d, name)
