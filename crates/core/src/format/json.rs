@@ -1145,15 +1145,20 @@ mod tests {
                 (record, field.unwrap(), text.to_vec())
             })
             .collect();
-        assert_eq!(
-            got,
-            vec![
-                (Some(0), "/a".to_string(), b"tok_aaaa1111".to_vec()),
-                (Some(0), "/a".to_string(), b"tok_bbbb2222".to_vec()),
-                (Some(0), "/b/c/0".to_string(), b"tok_cccc3333".to_vec()),
-                (Some(1), "/d".to_string(), b"tok_dddd4444".to_vec()),
-            ]
-        );
+        // (record, pointer, token)
+        let want = [
+            (0, "/a", "tok_aaaa1111"),
+            (0, "/a", "tok_bbbb2222"),
+            (0, "/b/c/0", "tok_cccc3333"),
+            (1, "/d", "tok_dddd4444"),
+        ];
+        assert_eq!(got.len(), want.len());
+        for ((record, field, text), (r, f, t)) in got.iter().zip(want) {
+            assert_eq!(
+                (*record, field.as_str(), &text[..]),
+                (Some(r), f, t.as_bytes())
+            );
+        }
     }
 
     #[test]

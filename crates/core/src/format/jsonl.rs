@@ -468,15 +468,16 @@ regex = '(?P<value>tok_[a-z0-9]{8})\b'
                 (f.record, f.field.clone().unwrap(), text.to_vec())
             })
             .collect();
-        assert_eq!(
-            got,
-            vec![
-                (Some(0), "/a".to_string(), b"tok_aaaa1111".to_vec()),
-                (Some(0), "/a".to_string(), b"tok_bbbb2222".to_vec()),
-                (Some(0), "/b/1/c".to_string(), b"tok_cccc3333".to_vec()),
-                (Some(1), "/d".to_string(), b"tok_dddd4444".to_vec()),
-            ]
-        );
+        let want = [
+            (0, "/a", "aaaa1111"),
+            (0, "/a", "bbbb2222"),
+            (0, "/b/1/c", "cccc3333"),
+        ];
+        let want = want.into_iter().chain([(1, "/d", "dddd4444")]);
+        let want: Vec<_> = want
+            .map(|(r, f, t)| (Some(r), f.to_string(), format!("tok_{t}").into_bytes()))
+            .collect();
+        assert_eq!(got, want);
     }
 
     #[test]
