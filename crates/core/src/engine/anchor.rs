@@ -747,6 +747,19 @@ fn next_digit(hay: &[u8], mut from: usize, end: usize) -> usize {
     from
 }
 
+/// Position of the first byte in `hay[from..end]` that is not an ASCII digit, or
+/// `end`.
+pub(super) fn skip_digits(hay: &[u8], mut from: usize, end: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        from = sse2::skip_digits(hay, from, end);
+    }
+    while from < end && hay[from].is_ascii_digit() {
+        from += 1;
+    }
+    from
+}
+
 /// SSE2 is part of every x86-64 CPU: no run-time detection.
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
@@ -755,6 +768,28 @@ mod sse2 {
 
     /// The first position in `from..end` that is an ASCII digit or lies in the
     /// last 15 bytes before `end` (the caller finishes those).
+    /// The first position in `from..end` that is not an ASCII digit or lies in
+    /// the last 15 bytes before `end` (the caller finishes those).
+    pub(super) fn skip_digits(hay: &[u8], mut from: usize, end: usize) -> usize {
+        let end = end.min(hay.len());
+        // SAFETY: as in `skip_non_digits`.
+        unsafe {
+            let zero = _mm_set1_epi8(b'0' as i8);
+            let nine = _mm_set1_epi8(9);
+            while from + 16 <= end {
+                let bytes = _mm_loadu_si128(hay.as_ptr().add(from).cast());
+                let d = _mm_sub_epi8(bytes, zero);
+                let digit = _mm_cmpeq_epi8(_mm_min_epu8(d, nine), d);
+                let mask = !(_mm_movemask_epi8(digit) as u32) & 0xFFFF;
+                if mask != 0 {
+                    return from + mask.trailing_zeros() as usize;
+                }
+                from += 16;
+            }
+        }
+        from
+    }
+
     pub(super) fn skip_non_digits(hay: &[u8], mut from: usize, end: usize) -> usize {
         let end = end.min(hay.len());
         // SAFETY: SSE2 is baseline on x86-64; every load reads hay[from..from + 16]

@@ -97,6 +97,9 @@ pub(crate) struct RegexFacts {
     pub(crate) value: ValueSpan,
     /// The regex read as a plain sequence, confirmed without the regex engines.
     pub(crate) linear: Option<Arc<linear::Linear>>,
+    /// No match begins with an ASCII digit, except one at the haystack's start
+    /// (see [`first_bytes`]).
+    pub(crate) starts_without_digit: bool,
 }
 
 /// [`LEFT_BOUNDARY`] parsed as rule regexes are (without Unicode).
@@ -234,7 +237,57 @@ pub(crate) fn check_rule_regex(rule: &Rule) -> Result<RegexFacts, String> {
             .then(|| linear::Linear::of(&hir, left_boundary_hir()))
             .flatten()
             .map(Arc::new),
+        starts_without_digit: first_bytes(&hir)
+            .is_some_and(|first| !(b'0'..=b'9').any(|b| first.contains(b))),
     })
+}
+
+/// The bytes a match can begin with, where it does not begin at the haystack's
+/// start (`^` is matched there only); `None` when unknown (a Unicode class) or
+/// when a match may be empty. No match starts at a byte outside the set.
+fn first_bytes(hir: &regex_syntax::hir::Hir) -> Option<ByteSet> {
+    use regex_syntax::hir::{HirKind, Look};
+    /// The first bytes of `h`'s matches, and whether it may match empty.
+    fn first(h: &regex_syntax::hir::Hir) -> Option<(ByteSet, bool)> {
+        Some(match h.kind() {
+            HirKind::Empty => (ByteSet::of(&[]), true),
+            HirKind::Literal(lit) => (ByteSet::of(&lit.0[..1]), false),
+            HirKind::Class(c) => (ByteSet::of_class(c)?, false),
+            // A path through `^` starts at the haystack's start: none here.
+            HirKind::Look(Look::Start) => (ByteSet::of(&[]), false),
+            HirKind::Look(_) => (ByteSet::of(&[]), true),
+            HirKind::Repetition(rep) => {
+                let (set, empty) = first(&rep.sub)?;
+                (set, empty || rep.min == 0)
+            }
+            HirKind::Capture(c) => first(&c.sub)?,
+            HirKind::Concat(parts) => {
+                let mut set = ByteSet::of(&[]);
+                for p in parts {
+                    let (s, empty) = first(p)?;
+                    set = set.union(&s);
+                    if !empty {
+                        return Some((set, false));
+                    }
+                }
+                (set, true)
+            }
+            HirKind::Alternation(alts) => {
+                let mut set = ByteSet::of(&[]);
+                let mut any_empty = false;
+                for a in alts {
+                    let (s, empty) = first(a)?;
+                    set = set.union(&s);
+                    any_empty |= empty;
+                }
+                (set, any_empty)
+            }
+        })
+    }
+    match first(hir)? {
+        (set, false) => Some(set),
+        (_, true) => None,
+    }
 }
 
 /// A rule's regex as the engine compiles it: macros expanded, bytes, ASCII unless
@@ -301,6 +354,11 @@ impl ByteSet {
     fn complement(&self) -> Self {
         ByteSet(self.0.map(|w| !w))
     }
+
+    fn union(&self, other: &Self) -> Self {
+        ByteSet([0, 1, 2, 3].map(|i| self.0[i] | other.0[i]))
+    }
+
 }
 
 /// An ASCII word byte (`\w` without Unicode).
@@ -395,6 +453,9 @@ struct CompiledRule {
     value: ValueSpan,
     /// The regex as a plain sequence: confirmed without the regex engines.
     linear: Option<Arc<linear::Linear>>,
+    /// No match past the haystack's start begins with a digit: a search that
+    /// starts in a digit run skips it.
+    starts_without_digit: bool,
     max_len: usize,
     /// Bytes of the window before a candidate (`max_before`, at most `max_len`).
     before: usize,
@@ -650,6 +711,7 @@ impl Scanner {
                 regex,
                 value: loaded.regex.value,
                 linear: loaded.regex.linear.clone(),
+                starts_without_digit: loaded.regex.starts_without_digit,
                 max_len,
                 before: rule.max_before.map_or(max_len, |b| b.min(max_len)),
                 validators: loaded.validators.clone(),
@@ -1175,6 +1237,26 @@ fn find_match(
     if let Some(linear) = rule.linear.as_ref().filter(|_| !anchored) {
         if let Ok(found) = linear.find(hay, range.clone()) {
             return found.map(|(m, value)| (m.start, m.end, value));
+        }
+    }
+    let mut range = range;
+    if rule.starts_without_digit
+        && !anchored
+        && range.start < range.end
+        && hay[range.start].is_ascii_digit()
+    {
+        // No match starts inside the digit run the search would start in (a
+        // digit rule's window over a megabyte run reads none of it); at the
+        // haystack's start one may begin with `^`: asked there, anchored.
+        if range.start == 0 {
+            let at_start = find_match(hay, rule, r, range.clone(), true, scratch);
+            if at_start.is_some() {
+                return at_start;
+            }
+        }
+        range.start = anchor::skip_digits(hay, range.start + 1, range.end);
+        if range.start >= range.end {
+            return None;
         }
     }
     let (regex, value_group) = rule.regex();

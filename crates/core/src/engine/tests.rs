@@ -938,3 +938,60 @@ fn catalog_rules_with_max_before_zero_start_at_their_keywords() {
     }
     assert!(checked > 50, "{checked} matches checked");
 }
+
+#[test]
+fn searches_skip_digit_runs_where_no_match_starts() {
+    // A regex search of a rule whose matches begin with a boundary byte, not a
+    // digit, skips the digit run it would start in (a megabyte run holds no
+    // start), after asking the haystack's start anchored (`^`). The engine's
+    // search must find what the regex finds over the same ranges, for every such
+    // catalog rule, on haystacks of its examples, digit runs and boundary bytes.
+    let set = RuleSet::builtin().unwrap();
+    let scanner = Scanner::new(&set).unwrap();
+    let inner = &*scanner.inner;
+    let mut scratch = scanner.take_scratch();
+    let mut next = numbers(13);
+    let (mut rules, mut found) = (0, 0);
+    for (r, loaded) in set.rules().iter().enumerate() {
+        let rule = &inner.rules[r];
+        if !rule.starts_without_digit {
+            continue;
+        }
+        rules += 1;
+        let (regex, group) = RegexSource::of(&loaded.rule).compile().unwrap();
+        let examples: Vec<&[u8]> = loaded.rule.examples.iter().map(|e| e.as_bytes()).collect();
+        const PIECES: [&[u8]; 8] = [b"4111", b"0", b" ", b"-", b"\\n", b"x", b"+1 ", b"12345678"];
+        for _ in 0..60 {
+            let mut hay = Vec::new();
+            while hay.len() < 100 && next(5) != 0 {
+                match next(3) {
+                    0 if !examples.is_empty() => {
+                        hay.extend_from_slice(examples[next(examples.len())])
+                    }
+                    _ => hay.extend_from_slice(PIECES[next(PIECES.len())]),
+                }
+            }
+            let a = next(hay.len() + 1);
+            for range in [0..hay.len(), a..hay.len()] {
+                let native = all_matches(
+                    |q| {
+                        find_match(&hay, rule, r, q, false, &mut scratch)
+                            .map(|(s, e, value)| (s..e, value))
+                    },
+                    range.clone(),
+                );
+                let by_regex = matches_with_captures(&regex, group, &hay, range.clone());
+                assert_eq!(
+                    native,
+                    by_regex,
+                    "{} on {:?} over {range:?}",
+                    loaded.rule.id,
+                    String::from_utf8_lossy(&hay)
+                );
+                found += native.len();
+            }
+        }
+    }
+    assert!(rules > 50, "only {rules} rules start without a digit");
+    assert!(found > 5_000, "only {found} matches compared");
+}
