@@ -768,30 +768,21 @@ mod sse2 {
 
     /// The first position in `from..end` that is an ASCII digit or lies in the
     /// last 15 bytes before `end` (the caller finishes those).
-    /// The first position in `from..end` that is not an ASCII digit or lies in
-    /// the last 15 bytes before `end` (the caller finishes those).
-    pub(super) fn skip_digits(hay: &[u8], mut from: usize, end: usize) -> usize {
-        let end = end.min(hay.len());
-        // SAFETY: as in `skip_non_digits`.
-        unsafe {
-            let zero = _mm_set1_epi8(b'0' as i8);
-            let nine = _mm_set1_epi8(9);
-            while from + 16 <= end {
-                let bytes = _mm_loadu_si128(hay.as_ptr().add(from).cast());
-                let d = _mm_sub_epi8(bytes, zero);
-                let digit = _mm_cmpeq_epi8(_mm_min_epu8(d, nine), d);
-                let mask = !(_mm_movemask_epi8(digit) as u32) & 0xFFFF;
-                if mask != 0 {
-                    return from + mask.trailing_zeros() as usize;
-                }
-                from += 16;
-            }
-        }
-        from
+    pub(super) fn skip_non_digits(hay: &[u8], from: usize, end: usize) -> usize {
+        first_where(hay, from, end, true)
     }
 
-    pub(super) fn skip_non_digits(hay: &[u8], mut from: usize, end: usize) -> usize {
+    /// The first position in `from..end` that is not an ASCII digit or lies in
+    /// the last 15 bytes before `end` (the caller finishes those).
+    pub(super) fn skip_digits(hay: &[u8], from: usize, end: usize) -> usize {
+        first_where(hay, from, end, false)
+    }
+
+    /// The first position in `from..end` whose byte is an ASCII digit (`digit`)
+    /// or is not one, or that lies in the last 15 bytes before `end`.
+    fn first_where(hay: &[u8], mut from: usize, end: usize, digit: bool) -> usize {
         let end = end.min(hay.len());
+        let flip = if digit { 0 } else { 0xFFFF };
         // SAFETY: SSE2 is baseline on x86-64; every load reads hay[from..from + 16]
         // with from + 16 <= end <= hay.len().
         unsafe {
@@ -801,8 +792,8 @@ mod sse2 {
                 let bytes = _mm_loadu_si128(hay.as_ptr().add(from).cast());
                 // b - '0' (wrapping) is at most 9 exactly for digits.
                 let d = _mm_sub_epi8(bytes, zero);
-                let digit = _mm_cmpeq_epi8(_mm_min_epu8(d, nine), d);
-                let mask = _mm_movemask_epi8(digit) as u32;
+                let is_digit = _mm_cmpeq_epi8(_mm_min_epu8(d, nine), d);
+                let mask = _mm_movemask_epi8(is_digit) as u32 ^ flip;
                 if mask != 0 {
                     return from + mask.trailing_zeros() as usize;
                 }
@@ -977,6 +968,23 @@ mod tests {
                     proptest::prop_assert_eq!(cached.len(&hay, at, limit), word_len(&hay, at, limit));
                 }
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// The SIMD skips stop where a byte-by-byte scan stops, from any start.
+        #[test]
+        fn digit_skips_stop_where_a_scan_stops(
+            hay in proptest::collection::vec(proptest::sample::select(b"0123456789x -".to_vec()), 0..120),
+            from in 0usize..120,
+        ) {
+            let from = from.min(hay.len());
+            let end = hay.len();
+            let first = |digit: bool| {
+                (from..end).find(|&i| hay[i].is_ascii_digit() == digit).unwrap_or(end)
+            };
+            proptest::prop_assert_eq!(skip_digits(&hay, from, end), first(false));
+            proptest::prop_assert_eq!(next_digit(&hay, from, end), first(true));
         }
     }
 

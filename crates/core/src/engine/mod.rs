@@ -358,7 +358,6 @@ impl ByteSet {
     fn union(&self, other: &Self) -> Self {
         ByteSet([0, 1, 2, 3].map(|i| self.0[i] | other.0[i]))
     }
-
 }
 
 /// An ASCII word byte (`\w` without Unicode).
