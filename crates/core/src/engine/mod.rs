@@ -296,6 +296,17 @@ fn first_bytes(hir: &regex_syntax::hir::Hir) -> Option<ByteSet> {
 struct RegexSource {
     pattern: String,
     unicode: bool,
+    /// Searched only anchored (at keywords: [`starts_at_keyword`]), where the
+    /// regex's own prefilter is never used: not built (extracting the literals of
+    /// the generic secret rules' keyword alternations is most of their
+    /// compilation).
+    anchored_only: bool,
+}
+
+/// Every match of the rule starts at one of its keywords (`max_before = 0`, no
+/// anchor): its regex runs anchored at each keyword of a window.
+fn starts_at_keyword(rule: &Rule) -> bool {
+    rule.max_before == Some(0) && rule.anchor.is_none()
 }
 
 impl RegexSource {
@@ -303,6 +314,7 @@ impl RegexSource {
         RegexSource {
             pattern: expand_macros(&rule.regex).into_owned(),
             unicode: rule.unicode,
+            anchored_only: starts_at_keyword(rule),
         }
     }
 
@@ -313,7 +325,12 @@ impl RegexSource {
             .utf8(false);
         let regex = meta::Regex::builder()
             .syntax(syntax)
-            .configure(meta::Config::new().utf8_empty(false).dfa(false))
+            .configure(
+                meta::Config::new()
+                    .utf8_empty(false)
+                    .dfa(false)
+                    .auto_prefilter(!self.anchored_only),
+            )
             .build(&self.pattern)
             .map_err(|e| format!("invalid regex: {e}"))?;
         let value_group = regex
@@ -719,7 +736,7 @@ impl Scanner {
                 confidence: rule.confidence,
                 placeholder_filter: rule.placeholder_filter,
                 word_len: rule.word_len as usize,
-                starts_at_keyword: rule.max_before == Some(0) && rule.anchor.is_none(),
+                starts_at_keyword: starts_at_keyword(rule),
                 followed_by: rule
                     .followed_by
                     .as_ref()
