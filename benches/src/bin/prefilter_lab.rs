@@ -216,7 +216,7 @@ fn main() {
     let lower = hay.to_ascii_lowercase();
     for r in set.rules() {
         let rule = &r.rule;
-        if rule.max_before != Some(0) || rule.anchor.is_some() {
+        if !rule.starts_at_keyword() {
             continue;
         }
         let re = build(&datasieve::engine::expand_macros(&rule.regex));

@@ -101,8 +101,8 @@ pub(super) struct Keywords {
     /// hash to `h`.
     table: Box<[u8; 1 << HASH_BITS]>,
     /// The table of the sampled search, by the hash (`SAMPLED_BITS`) of the three
-    /// bytes at an even offset `q`: bit 0 when a keyword may start at `q - 1`,
-    /// bit 1 at `q`, bit 2 at `q + 1` (see `find`).
+    /// bytes at a sampled offset `q`: bit [`back_bit`]`(k)` when a keyword may
+    /// start at `q - k` (see `find`).
     sampled: Box<[u8; 1 << SAMPLED_BITS]>,
     /// Bit `h` is set when the folded first four bytes of a keyword of four bytes or
     /// more hash to `h`.

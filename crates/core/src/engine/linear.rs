@@ -7,9 +7,9 @@
 //! repetition of variable length is followed by something that cannot take its
 //! bytes, the match at a given start is unique and found greedily, so the leftmost
 //! match is found by looking for the prefix (memmem, or memchr for the first byte)
-//! and reading the runs that follow: no regex to compile, no lazy DFA to warm up (a counted repetition
-//! such as `{40,250}` is as many DFA states, built per thread), and no capture
-//! engine for the value. [`Linear::find`] gives the matches the regex gives, with
+//! and reading the runs that follow: no regex to compile, no lazy DFA to warm up
+//! (a counted repetition such as `{40,250}` is as many DFA states, built per
+//! thread), and no capture engine for the value. [`Linear::find`] gives the matches the regex gives, with
 //! the same look-around and the same limits of the searched range (a test compares
 //! both on every catalog rule of this shape).
 
@@ -17,7 +17,7 @@ use std::ops::Range;
 
 use regex_syntax::hir::{Hir, HirKind, Look};
 
-use super::{is_word_byte, not_in_or_end, value_parts, ByteSet};
+use super::{is_word_byte, not_in_or_end, value_parts, AnyOf, ByteSet};
 
 /// What precedes the value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,8 +62,8 @@ pub(crate) struct GaveUp;
 enum Start {
     /// Literal bytes (at least one).
     Literal(Box<memchr::memmem::Finder<'static>>),
-    /// One byte out of these (one to three distinct bytes).
-    OneOf(Vec<u8>),
+    /// One byte out of one to three.
+    OneOf(AnyOf),
 }
 
 impl Start {
@@ -71,12 +71,7 @@ impl Start {
     fn find(&self, hay: &[u8]) -> Option<usize> {
         match self {
             Start::Literal(finder) => finder.find(hay),
-            Start::OneOf(bytes) => match *bytes.as_slice() {
-                [a] => memchr::memchr(a, hay),
-                [a, b] => memchr::memchr2(a, b, hay),
-                [a, b, c] => memchr::memchr3(a, b, c, hay),
-                _ => unreachable!("one to three bytes"),
-            },
+            Start::OneOf(bytes) => bytes.find(hay),
         }
     }
 
@@ -89,7 +84,7 @@ impl Start {
                 (v + prefix.len() <= end && &hay[v..v + prefix.len()] == prefix)
                     .then_some(v + prefix.len())
             }
-            Start::OneOf(bytes) => (v < end && bytes.contains(&hay[v])).then_some(v + 1),
+            Start::OneOf(bytes) => (v < end && bytes.contains(hay[v])).then_some(v + 1),
         }
     }
 }
@@ -198,9 +193,7 @@ impl Linear {
             // A first byte out of a few: searched with memchr.
             let first = items.first().filter(|i| fixed(i))?;
             let bytes: Vec<u8> = (0..=255u8).filter(|&b| first.set.contains(b)).collect();
-            if bytes.len() > 3 {
-                return None;
-            }
+            let bytes = Some(AnyOf::of(&bytes)).filter(AnyOf::is_few)?;
             items.remove(0);
             Start::OneOf(bytes)
         } else {

@@ -296,17 +296,11 @@ fn first_bytes(hir: &regex_syntax::hir::Hir) -> Option<ByteSet> {
 struct RegexSource {
     pattern: String,
     unicode: bool,
-    /// Searched only anchored (at keywords: [`starts_at_keyword`]), where the
-    /// regex's own prefilter is never used: not built (extracting the literals of
-    /// the generic secret rules' keyword alternations is most of their
+    /// Searched only anchored, at keywords ([`Rule::starts_at_keyword`]), where
+    /// the regex's own prefilter is never used: not built (extracting the literals
+    /// of the generic secret rules' keyword alternations is most of their
     /// compilation).
     anchored_only: bool,
-}
-
-/// Every match of the rule starts at one of its keywords (`max_before = 0`, no
-/// anchor): its regex runs anchored at each keyword of a window.
-fn starts_at_keyword(rule: &Rule) -> bool {
-    rule.max_before == Some(0) && rule.anchor.is_none()
 }
 
 impl RegexSource {
@@ -314,7 +308,7 @@ impl RegexSource {
         RegexSource {
             pattern: expand_macros(&rule.regex).into_owned(),
             unicode: rule.unicode,
-            anchored_only: starts_at_keyword(rule),
+            anchored_only: rule.starts_at_keyword(),
         }
     }
 
@@ -422,36 +416,52 @@ pub(super) fn not_in_or_end(hir: &regex_syntax::hir::Hir) -> Option<ByteSet> {
     }
 }
 
-/// The bytes of `Rule::followed_by`, searched with `memchr` when there are few.
+/// A set of bytes searched for with `memchr` when it has one to three, by testing
+/// each byte otherwise: the bytes of `Rule::followed_by`, the first byte of a plain
+/// sequence.
 #[derive(Debug, Clone, Copy)]
-enum FollowedBy {
+pub(crate) enum AnyOf {
     One(u8),
     Two(u8, u8),
     Three(u8, u8, u8),
     Set(ByteSet),
 }
 
-impl FollowedBy {
-    fn of(bytes: &[u8]) -> Self {
+impl AnyOf {
+    pub(crate) fn of(bytes: &[u8]) -> Self {
         let mut distinct = bytes.to_vec();
         distinct.sort_unstable();
         distinct.dedup();
         match *distinct.as_slice() {
-            [a] => FollowedBy::One(a),
-            [a, b] => FollowedBy::Two(a, b),
-            [a, b, c] => FollowedBy::Three(a, b, c),
-            _ => FollowedBy::Set(ByteSet::of(bytes)),
+            [a] => AnyOf::One(a),
+            [a, b] => AnyOf::Two(a, b),
+            [a, b, c] => AnyOf::Three(a, b, c),
+            _ => AnyOf::Set(ByteSet::of(bytes)),
         }
     }
 
-    /// Whether one of the bytes is in `near`.
-    #[inline]
-    fn any_in(&self, near: &[u8]) -> bool {
+    /// Whether the set has at most three bytes (searched with `memchr`).
+    pub(crate) fn is_few(&self) -> bool {
+        !matches!(self, AnyOf::Set(_))
+    }
+
+    pub(crate) fn contains(&self, b: u8) -> bool {
         match *self {
-            FollowedBy::One(a) => memchr::memchr(a, near).is_some(),
-            FollowedBy::Two(a, b) => memchr::memchr2(a, b, near).is_some(),
-            FollowedBy::Three(a, b, c) => memchr::memchr3(a, b, c, near).is_some(),
-            FollowedBy::Set(set) => near.iter().any(|&b| set.contains(b)),
+            AnyOf::One(a) => b == a,
+            AnyOf::Two(a, c) => b == a || b == c,
+            AnyOf::Three(a, c, d) => b == a || b == c || b == d,
+            AnyOf::Set(set) => set.contains(b),
+        }
+    }
+
+    /// The position of the first of the bytes in `hay`.
+    #[inline]
+    pub(crate) fn find(&self, hay: &[u8]) -> Option<usize> {
+        match *self {
+            AnyOf::One(a) => memchr::memchr(a, hay),
+            AnyOf::Two(a, b) => memchr::memchr2(a, b, hay),
+            AnyOf::Three(a, b, c) => memchr::memchr3(a, b, c, hay),
+            AnyOf::Set(set) => hay.iter().position(|&b| set.contains(b)),
         }
     }
 }
@@ -485,12 +495,9 @@ struct CompiledRule {
     placeholder_filter: bool,
     /// Bytes one of which must occur within this many bytes from the start of a
     /// trigger (`Rule::followed_by`).
-    followed_by: Option<(FollowedBy, usize)>,
+    followed_by: Option<(AnyOf, usize)>,
     /// Fewest word bytes from the start of a trigger (`Rule::word_len`).
     word_len: usize,
-    /// Every match starts where a keyword does (`max_before = 0`, no anchor):
-    /// the regex runs anchored at each keyword of a window, not over all of it.
-    starts_at_keyword: bool,
     /// Rules (indices) whose kept findings drop an overlapping finding of this one.
     yields_to: Vec<usize>,
     /// Some rule yields to this one.
@@ -498,6 +505,13 @@ struct CompiledRule {
 }
 
 impl CompiledRule {
+    /// Every match starts where a keyword does ([`Rule::starts_at_keyword`]): the
+    /// regex runs anchored at each keyword of a window, not over all of it.
+    #[inline]
+    fn starts_at_keyword(&self) -> bool {
+        self.source.anchored_only
+    }
+
     /// Compiles the regex now if it is not yet, reporting a failure.
     fn try_compile(&self) -> Result<(), String> {
         if self.regex.get().is_none() {
@@ -534,7 +548,7 @@ impl CompiledRule {
             None => true,
             Some((bytes, within)) => {
                 let near = &hay[span.start..(span.start + within).min(hay.len())];
-                bytes.any_in(near)
+                bytes.find(near).is_some()
             }
         }
     }
@@ -736,11 +750,10 @@ impl Scanner {
                 confidence: rule.confidence,
                 placeholder_filter: rule.placeholder_filter,
                 word_len: rule.word_len as usize,
-                starts_at_keyword: starts_at_keyword(rule),
                 followed_by: rule
                     .followed_by
                     .as_ref()
-                    .map(|f| (FollowedBy::of(f.any_of.as_bytes()), f.within)),
+                    .map(|f| (AnyOf::of(f.any_of.as_bytes()), f.within)),
                 yields_to: Vec::new(),
                 yielded_to: false,
             });
@@ -1004,7 +1017,7 @@ impl Scanner {
                 if let Some(span) = scratch.context_hits.record(r, inner.rules.len(), span) {
                     let rule = &inner.rules[r];
                     if block.contains(&span.start) && rule.triggered_at(hay, &span) {
-                        if rule.starts_at_keyword {
+                        if rule.starts_at_keyword() {
                             scratch.starts[r].push(span.start);
                         }
                         scratch.add_candidate(r, span, rule.before, rule.max_len, hay.len());
@@ -1057,7 +1070,7 @@ impl Scanner {
                     }
                 }
                 // (the keywords of this window, for a rule whose matches start there)
-                let starts = rule.starts_at_keyword.then(|| {
+                let starts = rule.starts_at_keyword().then(|| {
                     let from = starts.partition_point(|&s| s < w.run.start);
                     let to = starts.partition_point(|&s| s < w.run.end);
                     &starts[from..to]
@@ -1120,7 +1133,8 @@ struct Window {
 
 struct Scratch {
     windows: Vec<Vec<Window>>,
-    /// For rules whose matches start at their keywords (`starts_at_keyword`):
+    /// For rules whose matches start at their keywords
+    /// ([`Rule::starts_at_keyword`]):
     /// where those keywords start, in order.
     starts: Vec<Vec<usize>>,
     touched: Vec<usize>,

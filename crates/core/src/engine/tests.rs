@@ -811,26 +811,25 @@ fn plain_sequences_of_every_shape() {
 }
 
 #[test]
-fn followed_by_finds_what_a_byte_set_finds() {
+fn any_of_finds_what_a_byte_set_finds() {
     // One to three distinct bytes are searched with memchr, more with a set: the
-    // same answer as testing every byte against the set.
+    // same answer as testing every byte against the set (`followed_by`, the first
+    // byte of a plain sequence).
     let mut next = numbers(11);
     for any_of in [&b"="[..], b"=:", b":=:", b"=:.", b"=:.,", b""] {
-        let fb = FollowedBy::of(any_of);
+        let fb = AnyOf::of(any_of);
         let set = ByteSet::of(any_of);
+        assert!((0..=255u8).all(|b| fb.contains(b) == set.contains(b)));
         for _ in 0..2000 {
             let near: Vec<u8> = (0..next(40)).map(|_| b"ab=:.,x "[next(8)]).collect();
             assert_eq!(
-                fb.any_in(&near),
-                near.iter().any(|&b| set.contains(b)),
+                fb.find(&near),
+                near.iter().position(|&b| set.contains(b)),
                 "{any_of:?} in {near:?}"
             );
         }
     }
-    assert!(matches!(
-        FollowedBy::of(b":=:"),
-        FollowedBy::Two(b':', b'=')
-    ));
+    assert!(matches!(AnyOf::of(b":=:"), AnyOf::Two(b':', b'=')));
 }
 
 #[test]
@@ -885,7 +884,7 @@ fn catalog_rules_with_max_before_zero_start_at_their_keywords() {
     let mut checked = 0;
     for loaded in set.rules() {
         let rule = &loaded.rule;
-        if rule.max_before != Some(0) || rule.anchor.is_some() {
+        if !rule.starts_at_keyword() {
             continue;
         }
         let (regex, _) = RegexSource::of(rule).compile().unwrap();

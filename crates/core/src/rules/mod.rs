@@ -342,6 +342,12 @@ impl Rule {
                 .to_ascii_uppercase(),
         }
     }
+
+    /// Every match starts at one of the rule's keywords (`max_before = 0`, no
+    /// anchor): the engine runs its regex anchored at each keyword of a window.
+    pub fn starts_at_keyword(&self) -> bool {
+        self.max_before == Some(0) && self.anchor.is_none()
+    }
 }
 
 #[derive(Debug, Deserialize)]
