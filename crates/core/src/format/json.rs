@@ -1138,27 +1138,16 @@ mod tests {
     #[test]
     fn matches_in_a_document_get_the_pointer_of_their_string() {
         let doc = br#"[{"a": "tok_aaaa1111 tok_bbbb2222", "n": 1, "b": {"c": ["tok_cccc3333"]}}, {"d": "tok_dddd4444"}]"#;
-        let got: Vec<_> = doc_findings(doc, 1 << 20)
-            .into_iter()
-            .map(|(record, field, start, end)| {
-                let text = &doc[start as usize..end as usize];
-                (record, field.unwrap(), text.to_vec())
-            })
-            .collect();
-        // (record, pointer, token)
-        let want = [
-            (0, "/a", "tok_aaaa1111"),
-            (0, "/a", "tok_bbbb2222"),
-            (0, "/b/c/0", "tok_cccc3333"),
-            (1, "/d", "tok_dddd4444"),
-        ];
-        assert_eq!(got.len(), want.len());
-        for ((record, field, text), (r, f, t)) in got.iter().zip(want) {
-            assert_eq!(
-                (*record, field.as_str(), &text[..]),
-                (Some(r), f, t.as_bytes())
-            );
-        }
+        crate::format::assert_located(
+            doc,
+            &doc_findings(doc, 1 << 20),
+            &[
+                (0, "/a", "tok_aaaa1111"),
+                (0, "/a", "tok_bbbb2222"),
+                (0, "/b/c/0", "tok_cccc3333"),
+                (1, "/d", "tok_dddd4444"),
+            ],
+        );
     }
 
     #[test]

@@ -615,6 +615,32 @@ impl FieldFilter {
     }
 }
 
+/// Checks findings of `data`, as (record, field, start, end), against a table of
+/// (record, JSON Pointer, raw text), in order.
+#[cfg(test)]
+pub(crate) fn assert_located(
+    data: &[u8],
+    got: &[(Option<u64>, Option<String>, u64, u64)],
+    want: &[(u64, &str, &str)],
+) {
+    let got: Vec<_> = got
+        .iter()
+        .map(|(record, field, start, end)| {
+            let text = &data[*start as usize..*end as usize];
+            (
+                *record,
+                field.clone(),
+                String::from_utf8_lossy(text).into_owned(),
+            )
+        })
+        .collect();
+    let want: Vec<_> = want
+        .iter()
+        .map(|&(record, field, text)| (Some(record), Some(field.to_string()), text.to_string()))
+        .collect();
+    assert_eq!(got, want);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
