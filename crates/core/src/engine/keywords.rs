@@ -118,6 +118,8 @@ pub(super) struct Keywords {
 /// The first (up to) eight bytes of a keyword, compared exactly with one word:
 /// `(word | fold) & mask == head`, where `fold` sets bit 5 of the letters only
 /// (folding other bytes would let `_` match DEL).
+/// It holds the keyword's length too, so that keywords of up to eight bytes are
+/// compared without reading the pattern.
 struct Head {
     head: u64,
     mask: u64,
