@@ -18,6 +18,10 @@
 #                  joined by `-`, dig-space.txt digits joined by spaces,
 #                  dig-3dot.txt 100-999 joined by `.`: each file is one digit run
 #                  (a digit rule's window is the whole run)
+#   dig-dash-64m.txt 64 MiB of numbers 0-99 joined by `-`, hex-colon.txt 64 MiB
+#                  of `ab:`: one digit run, one hex run, across eight chunks and
+#                  sixteen blocks (each block and chunk once read a run from where
+#                  it crossed into it to the run's end: quadratic)
 #   dig-shapes.txt 20 MB of short runs of random digit groups and separators
 #                  (`12-345 6.78/9 x ...`): every run a new shape, which the
 #                  digit rules' shape memo cannot learn
@@ -72,6 +76,12 @@ numbers("dig-dash.txt", 0, 100, "-", 5_000_000)
 numbers("dig-4dash.txt", 1000, 10000, "-", 3_000_000)
 numbers("dig-space.txt", 0, 10, " ", 8_000_000)
 numbers("dig-3dot.txt", 100, 1000, ".", 3_500_000)
+path = os.path.join(out, "dig-dash-64m.txt")
+if not os.path.exists(path) or os.path.getsize(path) != 64 * MiB:
+    r = random.Random(5)
+    text = "-".join(str(r.randrange(0, 100)) for _ in range(25_000_000))
+    open(path, "w").write(text[: 64 * MiB])
+write("hex-colon.txt", b"ab:", 64 * MiB)
 path = os.path.join(out, "dig-shapes.txt")
 if not os.path.exists(path):
     r = random.Random(3)
@@ -124,7 +134,7 @@ print(f"|---|---:|---:|---:|---:|---:|")
 print(f"| corpus ({len(files)} files) | {size/2**20:.0f} MiB | {base*size/1e9:.2f} s | {base:.1f} | 1.0 | {peak[tuple(files)]/1024:.0f} MiB |")
 for name in ["one-line.txt", "digits.txt", "at.txt", "ghp.txt", "sk.txt", "sk-proj.txt", "base64-zeros.txt",
              "dig-dash.txt", "dig-4dash.txt", "dig-space.txt", "dig-3dot.txt",
-             "dig-shapes.txt", "nums.csv"]:
+             "dig-dash-64m.txt", "hex-colon.txt", "dig-shapes.txt", "nums.csv"]:
     path = os.path.join(d, name)
     n = os.path.getsize(path)
     t = timed([path])

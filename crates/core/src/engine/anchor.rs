@@ -5,9 +5,10 @@ use std::ops::Range;
 
 use regex_syntax::hir::{Class, Hir, HirKind};
 
+use super::digit_set::{DigitSet, Member, SetState};
 #[cfg(test)]
 use super::run_shape::shape_byte;
-use super::run_shape::{ShapeGate, ShapeMemo, MAX_GATES};
+use super::run_shape::{ShapeGates, ShapeMemo, MAX_SHAPE};
 use crate::rules::Anchor;
 
 #[derive(Debug, Default)]
@@ -17,8 +18,43 @@ pub(super) struct AnchorRules {
     /// (rule, fewest separators in the hex run (0 for plain `hex_separator`),
     /// fewer than which the run must hold `::` (0: none))
     hex_sep: Vec<(u32, u32, u32)>,
-    /// The shape gates of digit rules (`DigitRule::gate` indexes them).
-    gates: Vec<ShapeGate>,
+    /// The shape gates of digit rules (`DigitRule::gate` is a rule's bit).
+    gates: ShapeGates,
+    /// The gated digit rules' regexes together, for runs the gates do not answer.
+    set: DigitSet,
+}
+
+/// One thread's state of the anchors: the shape gates' answers and the set's.
+#[derive(Default)]
+pub(super) struct AnchorScratch {
+    shapes: ShapeMemo,
+    set: SetState,
+    /// Where the digit runs of the last block ended ([`for_each_digit_run`]).
+    carried: Option<(usize, usize)>,
+}
+
+impl AnchorScratch {
+    /// Forgets the last block: the next one is of another haystack, or not next
+    /// to it.
+    pub(super) fn new_range(&mut self) {
+        self.carried = None;
+    }
+}
+
+/// The regex of an anchored rule, as the anchors see it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct AnchoredRegex<'a> {
+    /// The pattern, macros expanded, and whether it has Unicode classes.
+    pub(super) pattern: &'a str,
+    pub(super) unicode: bool,
+    /// Fewest ASCII digits in a row in a match (see [`fewest_digits_in_a_row`];
+    /// 0 when unknown).
+    pub(super) in_a_row: u32,
+    /// Longest match.
+    pub(super) longest: usize,
+    /// How far a candidate's window reaches before and after its span.
+    pub(super) before: usize,
+    pub(super) max_len: usize,
 }
 
 /// What a digit-anchored rule asks of a run.
@@ -38,6 +74,8 @@ struct DigitRule {
     /// Bit of the rule's shape gate in a [`ShapeMemo`] mask: whether its regex can
     /// match with its digits in a run of that shape.
     gate: Option<u32>,
+    /// Its place in the set (gated rules only).
+    member: Option<Member>,
 }
 
 /// Separators allowed between the digits of one run.
@@ -50,17 +88,11 @@ fn is_hex(b: u8) -> bool {
 }
 
 impl AnchorRules {
-    /// Adds a rule; `in_a_row` is the fewest ASCII digits in a row its regex
-    /// matches (see [`fewest_digits_in_a_row`]; 0 when unknown). A digit rule with
-    /// digits in a row holds all the digits of a match in one run, so its regex
-    /// `(pattern, unicode, longest match)` also gates runs by their shape.
-    pub(super) fn add(
-        &mut self,
-        rule: u32,
-        anchor: Anchor,
-        in_a_row: u32,
-        regex: (&str, bool, usize),
-    ) {
+    /// Adds a rule. A digit rule with digits in a row holds all the digits of a
+    /// match in one run, so its regex also gates runs by their shape, and joins
+    /// the set.
+    pub(super) fn add(&mut self, rule: u32, anchor: Anchor, regex: AnchoredRegex<'_>) {
+        let in_a_row = regex.in_a_row;
         match anchor {
             Anchor::At => self.at.push(rule),
             Anchor::Digits {
@@ -70,10 +102,10 @@ impl AnchorRules {
                 min_dots,
                 min_word,
             } => {
-                let gate = (in_a_row > 0 && self.gates.len() < MAX_GATES).then(|| {
-                    self.gates.push(ShapeGate::new(regex.0, regex.1, regex.2));
-                    self.gates.len() as u32 - 1
-                });
+                let gate = (in_a_row > 0)
+                    .then(|| self.gates.add(regex.pattern, regex.unicode, regex.longest))
+                    .flatten();
+                let member = gate.and_then(|_| self.set.add(rule, &regex, letters_before as usize));
                 let d = DigitRule {
                     rule,
                     min: min.max(1),
@@ -83,6 +115,7 @@ impl AnchorRules {
                     min_word,
                     in_a_row,
                     gate,
+                    member,
                 };
                 // Kept sorted by `min`, so that a run stops at the first rule it is
                 // too short for (most runs are a few digits; 60 rules ask for more).
@@ -107,19 +140,25 @@ impl AnchorRules {
         for d in &mut self.digits {
             d.in_a_row = 0;
             d.gate = None;
+            d.member = None;
         }
         gated
     }
 
-    /// Calls `f(rule, span)` for every anchor that starts in `block`; `memo` holds
-    /// the shape gates' answers (one per thread).
+    /// Calls `f(rule, span)` for every anchor that starts in `block`; `state`
+    /// holds the shape gates' and the set's answers (one per thread).
     pub(super) fn find(
         &self,
         hay: &[u8],
         block: Range<usize>,
-        memo: &mut ShapeMemo,
+        state: &mut AnchorScratch,
         mut f: impl FnMut(u32, Range<usize>),
     ) {
+        let AnchorScratch {
+            shapes: memo,
+            set,
+            carried,
+        } = state;
         if !self.at.is_empty() {
             for i in memchr::memchr_iter(b'@', &hay[block.clone()]) {
                 let p = block.start + i;
@@ -157,7 +196,7 @@ impl AnchorRules {
             let longest_word = self.digits.iter().map(|d| d.min_word).max().unwrap_or(0);
             // The last word measured: runs inside one long word (hex, base64) share it.
             let mut last_word = WordAround::default();
-            for_each_digit_run(hay, block, |run, count, in_a_row| {
+            for_each_digit_run(hay, block, carried, |run, count, in_a_row| {
                 if count < min_all {
                     return;
                 }
@@ -165,8 +204,8 @@ impl AnchorRules {
                 // the longest a rule asks for.
                 let mut dots = None;
                 let mut word = None;
-                // Whether the run's shape is asked (`None`: not started yet).
-                let mut gating = None;
+                // Whether the run's shape is asked yet.
+                let mut gating = false;
                 for d in &self.digits {
                     if count < d.min {
                         break;
@@ -201,18 +240,58 @@ impl AnchorRules {
                         continue;
                     }
                     if let Some(gate) = d.gate {
-                        let asked = *gating.get_or_insert_with(|| memo.start(&hay[run.clone()]));
-                        if asked && !memo.may_match(&self.gates, gate) {
+                        if !gating {
+                            memo.start(&hay[run.clone()]);
+                            gating = true;
+                        }
+                        if !memo.may_match(&self.gates, gate, &hay[run.clone()]) {
+                            continue;
+                        }
+                        // (a long run: the set asked for all, once)
+                        if let Some(m) = d.member.filter(|_| run.len() > MAX_SHAPE) {
+                            set.deferred.push((run.start.saturating_sub(letters), m));
                             continue;
                         }
                     }
                     f(r, run.start.saturating_sub(letters)..run.end);
                 }
-                if gating == Some(true) {
+                if gating {
                     memo.end();
+                }
+                if !set.deferred.is_empty() {
+                    self.ask_set(hay, run, set, &mut f);
                 }
             });
         }
+    }
+}
+
+impl AnchorRules {
+    /// The rules deferred to the set for `run`: asks the set which of them match
+    /// around it (when more than one waits: for one, its own regex is as cheap),
+    /// and calls `f` for those.
+    #[inline(never)]
+    fn ask_set(
+        &self,
+        hay: &[u8],
+        run: Range<usize>,
+        set: &mut SetState,
+        f: &mut impl FnMut(u32, Range<usize>),
+    ) {
+        let deferred = std::mem::take(&mut set.deferred);
+        let (back, ahead) = deferred
+            .iter()
+            .fold((0, 0), |(b, a), (_, m)| (b.max(m.back), a.max(m.ahead)));
+        let window =
+            run.start.saturating_sub(back as usize)..(run.end + ahead as usize).min(hay.len());
+        let answered = deferred.len() > 1 && self.set.matches(hay, window, set);
+        for &(span_start, m) in &deferred {
+            if !answered || set.matched(m.pattern) {
+                f(m.rule, span_start..run.end);
+            }
+        }
+        set.deferred = deferred;
+        set.deferred.clear();
     }
 }
 
@@ -549,70 +628,84 @@ fn is_separator(b: u8) -> bool {
     b == b':' || b == b'-'
 }
 
-/// [`separators_around`] for increasing positions in linear time: the window of
-/// `reach` bytes on each side (within the hex run) slides along a run instead of
-/// being counted anew at every separator (a megabyte run of `12-34-56-...` cost
-/// ~80 byte tests per dash, 44% of its scan).
+/// The separators of the hex run around increasing positions, counted within
+/// `reach` bytes on each side as the position slides along: every byte is read
+/// a bounded number of times, however long the run (a run of megabytes, `12-34-…`,
+/// is not walked again from each of its separators, nor from each block).
 struct SeparatorWindow {
     reach: usize,
-    /// The whole run of the last position (empty: none yet).
-    run: Range<usize>,
-    /// The window counted, and its separators.
+    /// Where the run of the last position starts, or `reach` bytes before that
+    /// position when it starts further back (all that is counted of it).
+    start: usize,
+    /// The bytes counted, `lo..hi`, all of the run, and their separators.
     lo: usize,
     hi: usize,
     count: u32,
-    /// Whether the run holds `::` (`None`: not looked yet).
-    double_colon: Option<bool>,
+    /// `hi` is the run's end.
+    ended: bool,
 }
 
 impl SeparatorWindow {
     fn new(reach: usize) -> Self {
         SeparatorWindow {
             reach,
-            run: 0..0,
+            start: 0,
             lo: 0,
             hi: 0,
             count: 0,
-            double_colon: None,
+            ended: true,
         }
     }
 
-    /// Whether the run of the last position counted holds `::` (looked for once
-    /// per run).
-    fn double_colon(&mut self, hay: &[u8]) -> bool {
-        *self
-            .double_colon
-            .get_or_insert_with(|| memchr::memmem::find(&hay[self.run.clone()], b"::").is_some())
+    /// Whether the bytes counted for the last position hold `::` (an IPv6
+    /// address with few separators is compressed, and the `::` lies within the
+    /// window of its own separators).
+    fn double_colon(&self, hay: &[u8]) -> bool {
+        memchr::memmem::find(&hay[self.lo..self.hi], b"::").is_some()
+    }
+
+    /// Counts `hay[self.hi]` (a byte of the run) in, and moves `hi` past it.
+    #[inline]
+    fn take(&mut self, hay: &[u8]) {
+        self.count += u32::from(is_separator(hay[self.hi]));
+        self.hi += 1;
     }
 
     /// The number of `:` and `-` in the run holding `hay[at]` (a separator), no
     /// more than `reach` bytes before or after `at` (`at` itself counted); `at`
     /// must not be less than in the previous call.
     fn count(&mut self, hay: &[u8], at: usize) -> u32 {
-        if !self.run.contains(&at) {
+        // Does the run counted so far reach `at`? (each byte is read once here)
+        if !self.ended && self.hi <= at {
+            while self.hi <= at && is_hex_run_byte(hay[self.hi]) {
+                self.take(hay);
+            }
+            self.ended = self.hi <= at;
+        }
+        if at < self.start || at >= self.hi {
+            // A new run: its start, if no more than `reach` bytes back.
+            let floor = at.saturating_sub(self.reach);
             let mut start = at;
-            // (each run is walked once: positions come in increasing order)
-            while start > 0 && is_hex_run_byte(hay[start - 1]) {
+            while start > floor && is_hex_run_byte(hay[start - 1]) {
                 start -= 1;
             }
-            let mut end = at;
-            while end < hay.len() && is_hex_run_byte(hay[end]) {
-                end += 1;
-            }
-            self.run = start..end;
-            self.double_colon = None;
+            self.start = start;
             self.lo = start;
             self.hi = start;
             self.count = 0;
+            self.ended = false;
         }
         // As in `run_around`: up to `reach` bytes before `at` and `reach` bytes
         // from `at` on.
-        let lo = at.saturating_sub(self.reach).max(self.run.start);
-        let hi = (at + self.reach).min(self.run.end);
-        while self.hi < hi {
-            self.count += u32::from(is_separator(hay[self.hi]));
-            self.hi += 1;
+        let hi = (at + self.reach).min(hay.len());
+        while !self.ended && self.hi < hi {
+            if is_hex_run_byte(hay[self.hi]) {
+                self.take(hay);
+            } else {
+                self.ended = true;
+            }
         }
+        let lo = at.saturating_sub(self.reach).max(self.start);
         while self.lo < lo {
             self.count -= u32::from(is_separator(hay[self.lo]));
             self.lo += 1;
@@ -666,21 +759,39 @@ impl WordAround {
 /// Finds maximal runs that start and end with an ASCII digit, where digits may be
 /// separated by at most two separator bytes, and that *start* in `block` (a run may
 /// extend past the block). Calls `f(run, digit_count, longest_group)`, where
-/// `longest_group` is the most digits in a row in the run.
+/// `longest_group` is the most digits in a row in the run. `carried` is where the
+/// previous call left off, `(block end, end of its last run)`: the next block in
+/// order starts after that run without looking back; it is updated for the next
+/// call. A block that does look back reads no further than its own end: a run of
+/// megabytes is not read again by every block or chunk it crosses.
 pub(super) fn for_each_digit_run(
     hay: &[u8],
     block: Range<usize>,
+    carried: &mut Option<(usize, usize)>,
     mut f: impl FnMut(Range<usize>, u32, u32),
 ) {
     let mut i = block.start;
-    // A run that started before the block belongs to the previous block, which
-    // reports all of it: skip to its end. (The last digit before the block, if
-    // at most two separators away, is in that run.)
-    let before = &hay[block.start.saturating_sub(3)..block.start];
-    if let Some(k) = before.iter().rposition(u8::is_ascii_digit) {
-        if before[k + 1..].iter().all(|&b| is_digit_sep(b)) {
-            let digit = block.start - before.len() + k;
-            i = i.max(extend_digit_run(hay, digit).0);
+    // Whether a run from before the block reaches past its end (how far is not
+    // known: the next block looks back too).
+    let mut crosses = false;
+    match *carried {
+        Some((end, run_end)) if end == block.start => i = i.max(run_end),
+        _ => {
+            // A run that started before the block belongs to the previous block,
+            // which reports all of it: skip to its end, or the block's. (The last
+            // digit before the block, if at most two separators away, is in that
+            // run.)
+            let before = &hay[block.start.saturating_sub(3)..block.start];
+            if let Some(k) = before.iter().rposition(u8::is_ascii_digit) {
+                if before[k + 1..].iter().all(|&b| is_digit_sep(b)) {
+                    let digit = block.start - before.len() + k;
+                    let end = extend_digit_run(&hay[..block.end], digit).0;
+                    i = i.max(end);
+                    // (cut at the block's end, it may go on after a separator
+                    // or two there)
+                    crosses = end + 2 >= block.end;
+                }
+            }
         }
     }
     while i < block.end {
@@ -693,6 +804,7 @@ pub(super) fn for_each_digit_run(
         f(start..end, count, longest);
         i = end.max(start + 1);
     }
+    *carried = (!crosses).then_some((block.end, i));
 }
 
 /// The run from the digit at `hay[start]` on: its end (after its last digit), its
@@ -703,9 +815,7 @@ fn extend_digit_run(hay: &[u8], start: usize) -> (usize, u32, u32) {
     let mut j = start;
     loop {
         let group = j;
-        while j < hay.len() && hay[j].is_ascii_digit() {
-            j += 1;
-        }
+        j = skip_digits(hay, j, hay.len());
         let n = (j - group) as u32;
         count += n;
         longest = longest.max(n);
@@ -829,12 +939,23 @@ mod tests {
     fn hits_in(anchors: &[(u32, Anchor)], hay: &[u8]) -> Vec<(u32, Range<usize>)> {
         let mut rules = AnchorRules::default();
         for &(r, a) in anchors {
-            rules.add(r, a, 0, ("", false, 0));
+            let regex = AnchoredRegex {
+                pattern: "",
+                unicode: false,
+                in_a_row: 0,
+                longest: 0,
+                before: 0,
+                max_len: 0,
+            };
+            rules.add(r, a, regex);
         }
         let mut hits = Vec::new();
-        rules.find(hay, 0..hay.len(), &mut ShapeMemo::default(), |r, span| {
-            hits.push((r, span))
-        });
+        rules.find(
+            hay,
+            0..hay.len(),
+            &mut AnchorScratch::default(),
+            |r, span| hits.push((r, span)),
+        );
         hits
     }
 
@@ -869,7 +990,7 @@ mod tests {
     /// (run, digits, most digits in a row) of every run.
     fn runs(s: &str) -> Vec<(String, u32, u32)> {
         let mut v = Vec::new();
-        for_each_digit_run(s.as_bytes(), 0..s.len(), |r, c, g| {
+        for_each_digit_run(s.as_bytes(), 0..s.len(), &mut None, |r, c, g| {
             v.push((s[r].to_string(), c, g))
         });
         v
@@ -989,8 +1110,8 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// The sliding count equals the count made anew at every separator, for
-        /// increasing positions across runs of any length.
+        /// The sliding count (and `::`) equals the count made anew at every
+        /// separator, for increasing positions across runs of any length.
         #[test]
         fn separator_window_counts_as_separators_around(
             hay in proptest::collection::vec(proptest::sample::select(b"0a:-x ".to_vec()), 0..300),
@@ -1003,6 +1124,13 @@ mod tests {
                         w.count(&hay, p).min(limit),
                         separators_around(&hay, p, limit),
                         "at {}", p
+                    );
+                    // and `::` within the same bytes
+                    let near = run_around(&hay, p, 8 * limit as usize, is_hex_run_byte);
+                    proptest::prop_assert_eq!(
+                        w.double_colon(&hay),
+                        memchr::memmem::find(&hay[near], b"::").is_some(),
+                        "`::` at {}", p
                     );
                 }
             }
@@ -1072,8 +1200,8 @@ mod tests {
     fn runs_split_by_blocks_are_reported_once() {
         let s = b"xx 12345 yy 678";
         let mut all = Vec::new();
-        for_each_digit_run(s, 0..5, |r, _, _| all.push(r));
-        for_each_digit_run(s, 5..s.len(), |r, _, _| all.push(r));
+        for_each_digit_run(s, 0..5, &mut None, |r, _, _| all.push(r));
+        for_each_digit_run(s, 5..s.len(), &mut None, |r, _, _| all.push(r));
         assert_eq!(all, vec![3..8, 12..15]);
     }
 
@@ -1162,12 +1290,18 @@ mod tests {
                 r"\([0-9]{3}\) ?[0-9]{3}",
             ];
             let mut runs = Vec::new();
-            for_each_digit_run(&hay, 0..hay.len(), |r, _, g| runs.push((r, g)));
-            for re in regexes {
-                let want = fewest_digits_in_a_row(&parse(re));
-                if want == 0 {
-                    continue;
-                }
+            for_each_digit_run(&hay, 0..hay.len(), &mut None, |r, _, g| runs.push((r, g)));
+            // (the shape gates of all of them, answered together as the engine asks)
+            let mut gates = ShapeGates::default();
+            let gated: Vec<(&str, u32)> = regexes
+                .iter()
+                .map(|re| (*re, fewest_digits_in_a_row(&parse(re))))
+                .filter(|(_, want)| *want > 0)
+                .collect();
+            for (re, _) in &gated {
+                gates.add(re, false, 64);
+            }
+            for (bit, &(re, want)) in gated.iter().enumerate() {
                 let regex = regex_automata::meta::Regex::builder()
                     .syntax(regex_automata::util::syntax::Config::new().unicode(false).utf8(false))
                     .build(re)
@@ -1185,8 +1319,10 @@ mod tests {
                     );
                     proptest::prop_assert!(run.1 >= want, "{} in {:?}", re, &hay[run.0.clone()]);
                     let shape: Vec<u8> = hay[run.0.clone()].iter().map(|&b| shape_byte(b)).collect();
+                    let mut memo = ShapeMemo::default();
+                    memo.start(&hay[run.0.clone()]);
                     proptest::prop_assert!(
-                        ShapeGate::new(re, false, 64).may_match(&shape, &mut None),
+                        memo.may_match(&gates, bit as u32, &hay[run.0.clone()]),
                         "{} matched {:?}: its run's shape {:?} was rejected",
                         re, &hay[m.range()], String::from_utf8_lossy(&shape)
                     );
@@ -1200,16 +1336,26 @@ mod tests {
         let s = b"tel 12-34 (56)78  9 x 1--2 3";
         let whole: Vec<_> = {
             let mut v = Vec::new();
-            for_each_digit_run(s, 0..s.len(), |r, c, g| v.push((r, c, g)));
+            for_each_digit_run(s, 0..s.len(), &mut None, |r, c, g| v.push((r, c, g)));
             v
         };
         assert_eq!(whole[0], (4..19, 9, 2));
+        // three blocks (a run may cross one whole), each looking back or
+        // carried over from the one before
         for cut in 0..=s.len() {
-            let mut got = Vec::new();
-            for block in [0..cut, cut..s.len()] {
-                for_each_digit_run(s, block, |r, c, g| got.push((r, c, g)));
+            for cut2 in cut..=s.len() {
+                for carry in [[false, false], [false, true], [true, false], [true, true]] {
+                    let mut got = Vec::new();
+                    let mut carried = None;
+                    for (k, block) in [0..cut, cut..cut2, cut2..s.len()].into_iter().enumerate() {
+                        if k > 0 && !carry[k - 1] {
+                            carried = None;
+                        }
+                        for_each_digit_run(s, block, &mut carried, |r, c, g| got.push((r, c, g)));
+                    }
+                    assert_eq!(got, whole, "cut at {cut} and {cut2}, carried {carry:?}");
+                }
             }
-            assert_eq!(got, whole, "cut at {cut}");
         }
     }
 }

@@ -26,6 +26,7 @@ use crate::rules::{Category, ContextSpec, Rule, RuleSet, Severity};
 use crate::validate::{OnFail, Validator};
 
 mod anchor;
+mod digit_set;
 mod keywords;
 mod linear;
 mod run_shape;
@@ -713,14 +714,17 @@ impl Scanner {
                 });
             }
             let source = RegexSource::of(rule);
+            let before = rule.max_before.map_or(max_len, |b| b.min(max_len));
             if let Some(a) = rule.anchor {
-                let longest = loaded.regex.regex_len.unwrap_or(MAX_WINDOW);
-                anchors.add(
-                    idx as u32,
-                    a,
-                    loaded.regex.digits_in_a_row,
-                    (&source.pattern, source.unicode, longest),
-                );
+                let regex = anchor::AnchoredRegex {
+                    pattern: &source.pattern,
+                    unicode: source.unicode,
+                    in_a_row: loaded.regex.digits_in_a_row,
+                    longest: loaded.regex.regex_len.unwrap_or(MAX_WINDOW),
+                    before,
+                    max_len,
+                };
+                anchors.add(idx as u32, a, regex);
             }
             if let Some(spec) = &rule.context {
                 match contexts.iter_mut().find(|(s, _)| *s == spec) {
@@ -743,7 +747,7 @@ impl Scanner {
                 linear: loaded.regex.linear.clone(),
                 starts_without_digit: loaded.regex.starts_without_digit,
                 max_len,
-                before: rule.max_before.map_or(max_len, |b| b.min(max_len)),
+                before,
                 validators: loaded.validators.clone(),
                 context: None,
                 required_context: None,
@@ -925,6 +929,7 @@ impl Scanner {
             s.resize(self.inner.rules.len(), RuleStats::default());
         }
         let first = out.len();
+        scratch.anchors.new_range();
         let mut pos = range.start;
         while pos < range.end {
             let block_end = (pos + BLOCK).min(range.end);
@@ -1027,16 +1032,16 @@ impl Scanner {
         }
         // 1b. prefilter: byte anchors
         // (the shape memo leaves the scratch while candidates are added to it)
-        let mut shapes = std::mem::take(&mut scratch.shapes);
+        let mut anchors = std::mem::take(&mut scratch.anchors);
         inner
             .anchors
-            .find(hay, block.clone(), &mut shapes, |rule, span| {
+            .find(hay, block.clone(), &mut anchors, |rule, span| {
                 let r = &inner.rules[rule as usize];
                 if r.triggered_at(hay, &span) {
                     scratch.add_candidate(rule as usize, span, r.before, r.max_len, hay.len());
                 }
             });
-        scratch.shapes = shapes;
+        scratch.anchors = anchors;
         // 2 + 3. confirm and score, rule by rule
         let touched = std::mem::take(&mut scratch.touched);
         for &r in &touched {
@@ -1142,8 +1147,8 @@ struct Scratch {
     captures: Vec<Option<Captures>>,
     /// Where the words of required contexts occur around the current block.
     context_hits: score::ContextHits,
-    /// The digit rules' answers by run shape.
-    shapes: run_shape::ShapeMemo,
+    /// The digit rules' answers by run shape, and the digit set's.
+    anchors: anchor::AnchorScratch,
 }
 
 impl Scratch {
@@ -1155,7 +1160,7 @@ impl Scratch {
             caches: (0..rules.len()).map(|_| None).collect(),
             captures: (0..rules.len()).map(|_| None).collect(),
             context_hits: score::ContextHits::default(),
-            shapes: run_shape::ShapeMemo::default(),
+            anchors: anchor::AnchorScratch::default(),
         }
     }
 

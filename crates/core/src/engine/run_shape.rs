@@ -16,11 +16,15 @@
 //! digit rules; most of those rules cannot match such a shape (an SSN needs
 //! `000-00-0000`).
 //!
-//! The projection is a lazy DFA over a handful of byte classes, built on first
-//! use (dense DFAs built up front cost more than the gate saved). Runs repeat
+//! The projections of all gated rules form one lazy DFA (every pattern's
+//! matches, overlapping), built on first use (dense DFAs built up front cost
+//! more than the gate saved): one walk over a run's shape answers for every rule
+//! at once (a DFA per rule cost each new shape ~15 walks; a text of random digit
+//! groups, every run a new shape, spent most of its time there). Runs repeat
 //! their shapes (the 100 MB corpus has 30k runs of six digits or more and fewer
-//! than 200 shapes), so each gate's answer is kept per shape in a small
-//! per-thread memo; a run longer than [`MAX_SHAPE`] bytes is not gated.
+//! than 200 shapes), so the answers are kept per shape in a small per-thread
+//! memo; a run longer than [`MAX_SHAPE`] bytes is walked without the memo, a
+//! stretch of digits that leaves the DFA where it is skipped at once.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -32,136 +36,229 @@ use regex_automata::nfa::thompson;
 use regex_automata::{Input, MatchKind};
 use regex_syntax::hir::{Class, ClassBytes, ClassBytesRange, Hir, HirKind, Repetition};
 
-use super::anchor::{ascii_members, is_digit_sep};
+use super::anchor::{ascii_members, is_digit_sep, skip_digits};
 use crate::validate::Fnv;
 
-/// Runs longer than this are not gated (their shapes rarely repeat).
-const MAX_SHAPE: usize = 48;
+/// Runs longer than this are not remembered (their shapes rarely repeat).
+pub(super) const MAX_SHAPE: usize = 48;
 /// Shapes remembered per thread before the memo starts over.
 const MEMO_ENTRIES: usize = 4096;
-/// A new shape costs each gate asked a walk of its DFA (and new states): a text
-/// of ever new shapes (random groups of digits and separators) would pay that on
-/// every run. So the memo counts its misses over windows of `PROBE` runs; when
-/// more than `MAX_MISSES` of a window were new, the next `BYPASS` runs are let
-/// through unasked, as without the gate (text has few shapes: under 200 in the
-/// 100 MB corpus), twice as many after each window that fails again, up to
+/// A new shape costs a lookup, a walk of the DFA and an entry in the memo: a
+/// text of ever new shapes (random groups of digits and separators) would pay
+/// all three on every run. So the memo counts its misses over windows of `PROBE`
+/// runs; when more than `MAX_MISSES` of a window were new, the next `BYPASS` runs
+/// are walked without the memo (text has few shapes: under 200 in the 100 MB
+/// corpus), twice as many after each window that fails again, up to
 /// `MAX_BYPASS`.
 const PROBE: u32 = 1024;
 const MAX_MISSES: u32 = 256;
 const BYPASS: u32 = 16 * 1024;
 const MAX_BYPASS: u32 = 1 << 22;
-/// Memory of one gate's lazy DFA per thread (a few hundred states).
-const CACHE_BYTES: usize = 64 * 1024;
-/// Context symbols followed after a run before the gate gives up and says "may
+/// Memory of a gate's lazy DFA per thread (all gates' together: eight times
+/// this).
+const CACHE_BYTES: usize = 256 << 10;
+/// Context symbols followed after a run before the gates give up and say "may
 /// match" (projections settle after a few: the context parts of a pattern are
 /// short).
 const TAIL_LIMIT: usize = 256;
 /// The symbol of any byte that is neither a digit nor a run separator.
 const OTHER: u8 = b'w';
 
-/// Gated rules per memo entry: one bit each.
-type Mask = u128;
+/// Gated rules: one bit each.
+pub(super) type Mask = u128;
 /// Most rules a scanner gates.
 pub(super) const MAX_GATES: usize = Mask::BITS as usize;
 
-/// The shape gate of one rule: its regex, projected and compiled on first use.
-#[derive(Debug)]
-pub(super) struct ShapeGate {
-    pattern: String,
-    unicode: bool,
-    /// Longest match of the regex: the context around the run that can matter.
+/// The shape gates of the digit rules: their regexes, projected and compiled on
+/// first use. Gate `i` is bit `i` of an answer. Each gate has a lazy DFA of its
+/// own, asked for the shapes the memo remembers (only the gates of the rules a
+/// run wakes, once per shape), and all share one more, asked for runs it does
+/// not (one walk for all: a DFA over many patterns builds each new state from all
+/// of their NFA states, which costs more than it saves where shapes repeat).
+#[derive(Debug, Default)]
+pub(super) struct ShapeGates {
+    /// (pattern, unicode) of each gate.
+    patterns: Vec<(String, bool)>,
+    /// Longest match of the regexes: the context around a run that can matter.
     reach: usize,
-    /// The projection's lazy DFA (`None`: it could not be built, or it matches
-    /// context alone; the gate lets every run through).
-    dfa: OnceLock<Option<DFA>>,
+    /// Each gate's DFA, then all gates' (`None`: it could not be built, and its
+    /// gates let every run through).
+    alone: Vec<OnceLock<Option<Built>>>,
+    together: OnceLock<Option<Built>>,
 }
 
-impl ShapeGate {
-    /// A gate for a rule whose regex `pattern` (macros expanded) matches at most
-    /// `reach` bytes and holds every match's digits in one run.
-    pub(super) fn new(pattern: &str, unicode: bool, reach: usize) -> Self {
-        ShapeGate {
-            pattern: pattern.to_string(),
-            unicode,
-            reach,
-            dfa: OnceLock::new(),
+#[derive(Debug)]
+struct Built {
+    dfa: DFA,
+    /// Gates that let every run through: their projection matches in the context
+    /// alone (a class of digits and letters says nothing), or their regex did
+    /// not parse.
+    always: Mask,
+    /// The group's gates.
+    all: Mask,
+}
+
+impl ShapeGates {
+    /// Adds the gate of a rule whose regex `pattern` (macros expanded) matches at
+    /// most `reach` bytes and holds every match's digits in one run; its bit, or
+    /// `None` past [`MAX_GATES`].
+    pub(super) fn add(&mut self, pattern: &str, unicode: bool, reach: usize) -> Option<u32> {
+        if self.patterns.len() >= MAX_GATES {
+            return None;
+        }
+        self.alone.push(OnceLock::new());
+        self.patterns.push((pattern.to_string(), unicode));
+        self.reach = self.reach.max(reach);
+        Some(self.patterns.len() as u32 - 1)
+    }
+
+    /// The DFA that answers for gate `i`: its own, or (`together`) all gates'.
+    fn dfa_of(&self, i: u32, together: bool) -> usize {
+        if together {
+            self.patterns.len()
+        } else {
+            i as usize
         }
     }
 
-    fn dfa(&self) -> Option<&DFA> {
-        self.dfa.get_or_init(|| self.build()).as_ref()
+    /// The gates DFA `d` answers for ([`ShapeGates::dfa_of`]).
+    fn gates_of(&self, d: usize) -> std::ops::Range<usize> {
+        if d < self.patterns.len() {
+            d..d + 1
+        } else {
+            0..self.patterns.len()
+        }
     }
 
-    fn build(&self) -> Option<DFA> {
-        let hir = regex_syntax::ParserBuilder::new()
-            .unicode(self.unicode)
-            .utf8(false)
-            .build()
-            .parse(&self.pattern)
-            .ok()?;
+    fn built(&self, d: usize) -> Option<&Built> {
+        let lock = self.alone.get(d).unwrap_or(&self.together);
+        lock.get_or_init(|| self.build(d)).as_ref()
+    }
+
+    fn build(&self, d: usize) -> Option<Built> {
+        let gates = self.gates_of(d);
+        let first = gates.start;
+        let mut always: Mask = 0;
+        let hirs: Vec<Hir> = self.patterns[gates]
+            .iter()
+            .enumerate()
+            .map(|(i, (pattern, unicode))| {
+                let hir = regex_syntax::ParserBuilder::new()
+                    .unicode(*unicode)
+                    .utf8(false)
+                    .build()
+                    .parse(pattern);
+                match hir {
+                    Ok(hir) => project(&hir).hir,
+                    Err(_) => {
+                        always |= 1 << i;
+                        Hir::fail()
+                    }
+                }
+            })
+            .collect();
         let nfa = thompson::Compiler::new()
-            .configure(thompson::Config::new().utf8(false).shrink(false))
-            .build_from_hir(&project(&hir).hir)
+            .configure(
+                thompson::Config::new()
+                    .utf8(false)
+                    .shrink(false)
+                    .which_captures(thompson::WhichCaptures::None),
+            )
+            .build_many_from_hir(&hirs)
             .ok()?;
         let dfa = DFA::builder()
             .configure(
                 DFA::config()
                     .match_kind(MatchKind::All)
-                    .cache_capacity(CACHE_BYTES)
+                    .cache_capacity(CACHE_BYTES * hirs.len().clamp(1, 8))
                     .skip_cache_capacity_check(true),
             )
             .build_from_nfa(nfa)
             .ok()?;
-        // A projection that matches in the context alone (a class of digits and
-        // letters) says nothing.
         let mut cache = dfa.create_cache();
-        let useless = context_state(&dfa, &mut cache, self.reach).is_none_or(|(_, alone)| alone);
-        (!useless).then_some(dfa)
+        let (_, alone) = context_state(&dfa, &mut cache, self.reach)?;
+        let all = Mask::MAX >> (Mask::BITS as usize - hirs.len().max(1));
+        Some(Built {
+            dfa,
+            always: (always | alone) << first,
+            all: all << first,
+        })
     }
 
-    /// Whether the rule may match with its digits in a run of this shape: whether
-    /// the projection matches in `w…w shape w…w` (true when that is not known).
-    pub(super) fn may_match(&self, shape: &[u8], state: &mut Option<GateState>) -> bool {
-        let Some(dfa) = self.dfa() else {
-            return true;
-        };
+    /// The gates of DFA `d` that may match with their digits in `run` (its
+    /// bytes, digits and separators): whose projection matches in
+    /// `w…w SHAPE w…w`. `None` when that is not known (every gate may match).
+    fn answer(&self, d: usize, run: &[u8], state: &mut Option<GateState>) -> Option<Mask> {
+        let built = self.built(d)?;
         let state = state.get_or_insert_with(|| GateState {
-            cache: dfa.create_cache(),
+            cache: built.dfa.create_cache(),
             context: None,
+            met: Default::default(),
+            next_met: 0,
         });
-        self.walk(dfa, shape, state).unwrap_or(true)
+        let yes = self.walk(built, run, state)?;
+        Some((yes << self.gates_of(d).start) | built.always)
     }
 
-    /// `None`: the lazy DFA gave up.
-    fn walk(&self, dfa: &DFA, shape: &[u8], state: &mut GateState) -> Option<bool> {
+    /// `None`: the lazy DFA gave up, or the tail did not settle.
+    fn walk(&self, built: &Built, run: &[u8], state: &mut GateState) -> Option<Mask> {
+        let dfa = &built.dfa;
         let cache = &mut state.cache;
         // The state after the context before the run, kept until the cache is
-        // cleared (which invalidates its states).
+        // cleared (which invalidates its states, and those `met` holds).
         let mut at = match state.context {
             Some((at, clears)) if clears == cache.clear_count() => at,
             _ => {
                 let (at, _) = context_state(dfa, cache, self.reach)?;
                 state.context = Some((at, cache.clear_count()));
+                state.met = Default::default();
                 at
             }
         };
-        for &b in shape {
-            at = dfa.next_state(cache, at, b).ok()?;
-            if at.is_match() {
-                return Some(true);
+        let met = &mut state.met;
+        let next_met = &mut state.next_met;
+        // The gates of a match state, from the last ones met (a long run cycles
+        // through a few: `0000-` repeated), else from the DFA.
+        let mut matches_of = |cache: &Cache, id: LazyStateID| {
+            if let Some(&(_, mask)) = met.iter().find(|m| m.0 == id) {
+                return mask;
             }
-            if at.is_dead() {
-                return Some(false);
+            let mask = matches_of(dfa, cache, id);
+            met[*next_met % met.len()] = (id, mask);
+            *next_met += 1;
+            mask
+        };
+        // (in the group's own bits)
+        let done = (built.all & !built.always) >> (built.all.trailing_zeros());
+        let mut yes: Mask = 0;
+        let mut i = 0;
+        while i < run.len() {
+            let symbol = shape_byte(run[i]);
+            let next = dfa.next_state(cache, at, symbol).ok()?;
+            i += 1;
+            if next == at {
+                // (its matches are known) more digits leave it there too
+                if symbol == b'0' {
+                    i = skip_digits(run, i, run.len());
+                }
+                continue;
             }
+            if next.is_match() {
+                yes |= matches_of(cache, next);
+                if yes & done == done {
+                    return Some(yes);
+                }
+            }
+            at = next;
         }
-        // The context after the run (matches show one byte late): `reach` other
-        // bytes at most, or until the state stops changing.
-        for step in 0..=self.reach {
+        // The context after the run (matches show one byte late): until the
+        // state stops changing.
+        for step in 0..=TAIL_LIMIT {
             let next = dfa.next_state(cache, at, OTHER).ok()?;
             if next.is_match() {
-                return Some(true);
+                yes |= matches_of(cache, next);
             }
-            if next == at || next.is_dead() {
+            if next == at {
                 break;
             }
             if step == TAIL_LIMIT {
@@ -170,32 +267,48 @@ impl ShapeGate {
             }
             at = next;
         }
-        Some(dfa.next_eoi_state(cache, at).ok()?.is_match())
+        let eoi = dfa.next_eoi_state(cache, at).ok()?;
+        if eoi.is_match() {
+            yes |= matches_of(cache, eoi);
+        }
+        Some(yes)
     }
 }
 
+/// The gates a match state of `dfa` stands for.
+fn matches_of(dfa: &DFA, cache: &Cache, state: LazyStateID) -> Mask {
+    (0..dfa.match_len(cache, state))
+        .map(|k| 1 << dfa.match_pattern(cache, state, k).as_usize())
+        .fold(0, |a, b| a | b)
+}
+
 /// The state of `dfa` after `reach` context symbols (or fewer, once it stops
-/// changing), and whether a match was seen on the way.
-fn context_state(dfa: &DFA, cache: &mut Cache, reach: usize) -> Option<(LazyStateID, bool)> {
+/// changing), and the gates that matched on the way.
+fn context_state(dfa: &DFA, cache: &mut Cache, reach: usize) -> Option<(LazyStateID, Mask)> {
     let mut at = dfa.start_state_forward(cache, &Input::new(&[][..])).ok()?;
+    let mut alone = 0;
     for _ in 0..reach {
         let next = dfa.next_state(cache, at, OTHER).ok()?;
         if next.is_match() {
-            return Some((next, true));
+            alone |= matches_of(dfa, cache, next);
         }
         if next == at {
             break;
         }
         at = next;
     }
-    Some((at, false))
+    Some((at, alone))
 }
 
-/// One thread's cache of a gate's lazy DFA.
+/// One thread's cache of the gates' lazy DFA.
 pub(super) struct GateState {
     cache: Cache,
     /// `context_state` and the cache's clear count when it was computed.
     context: Option<(LazyStateID, usize)>,
+    /// The last match states met in walks, and their gates (0: none yet; the
+    /// lazy DFA's state 0 is never a match), and where the next one goes.
+    met: [(LazyStateID, Mask); 8],
+    next_met: usize,
 }
 
 /// A run's byte as its shape writes it: digits as `0`, separators as they are.
@@ -322,32 +435,33 @@ fn project(hir: &Hir) -> Projected {
 #[derive(Default)]
 pub(super) struct ShapeMemo {
     answers: HashMap<Box<[u8]>, (Mask, Mask), BuildHasherDefault<Fnv>>,
-    /// The current run's shape, and its answers (`None`: a run too long to gate).
+    /// The current run's shape, and its answers so far.
     shape: Vec<u8>,
-    current: Option<(Mask, Mask)>,
-    /// New answers for the current run, to remember when it ends.
+    current: (Mask, Mask),
+    /// Whether the current run is remembered (not too long, no bypass), and
+    /// whether it learnt something.
+    remember: bool,
     changed: bool,
-    /// Per gate: this thread's lazy DFA cache.
+    /// Per DFA of the gates: this thread's lazy DFA cache.
     states: Vec<Option<GateState>>,
     /// Runs looked up and shapes not found in the current window of `PROBE`.
     lookups: u32,
     misses: u32,
-    /// Runs still to let through unasked, and how many the next failed window
-    /// lets through (0: `BYPASS`).
+    /// Runs still to walk without the memo, and how many the next failed window
+    /// walks so (0: `BYPASS`).
     bypass: u32,
     next_bypass: u32,
 }
 
 impl ShapeMemo {
-    /// Starts a run of digits and separators; false when the run is let through
-    /// unasked (too long, or the memo is being bypassed): `may_match` would say
-    /// yes to every gate.
-    pub(super) fn start(&mut self, run: &[u8]) -> bool {
+    /// Starts a run of digits and separators.
+    pub(super) fn start(&mut self, run: &[u8]) {
         self.changed = false;
-        if run.len() > MAX_SHAPE || self.bypass > 0 {
+        self.current = (0, 0);
+        self.remember = run.len() <= MAX_SHAPE && self.bypass == 0;
+        if !self.remember {
             self.bypass = self.bypass.saturating_sub(1);
-            self.current = None;
-            return false;
+            return;
         }
         self.shape.clear();
         self.shape.extend(run.iter().map(|&b| shape_byte(b)));
@@ -364,48 +478,47 @@ impl ShapeMemo {
             self.lookups = 0;
             self.misses = 0;
         }
-        self.current = Some(found.unwrap_or((0, 0)));
-        true
+        if let Some(found) = found {
+            self.current = found;
+        }
     }
 
-    /// Whether gate `i` of `gates` may match in the current run.
+    /// Whether gate `i` of `gates` may match with its digits in the current run,
+    /// `run` (its bytes).
     #[inline]
-    pub(super) fn may_match(&mut self, gates: &[ShapeGate], i: u32) -> bool {
-        let Some((known, yes)) = self.current else {
-            return true;
-        };
+    pub(super) fn may_match(&mut self, gates: &ShapeGates, i: u32, run: &[u8]) -> bool {
+        let (known, yes) = self.current;
         let b: Mask = 1 << i;
         if known & b == 0 {
-            return self.learn(gates, i);
+            return self.learn(gates, i, run);
         }
         yes & b != 0
     }
 
-    /// Asks gate `i` about the current run's shape, and notes the answer.
+    /// Asks the DFA of gate `i` about the current run (its own for a shape
+    /// remembered, else all gates'), and notes the answer.
     #[inline(never)]
-    fn learn(&mut self, gates: &[ShapeGate], i: u32) -> bool {
-        if self.states.len() < gates.len() {
-            self.states.resize_with(gates.len(), || None);
+    fn learn(&mut self, gates: &ShapeGates, i: u32, run: &[u8]) -> bool {
+        let d = gates.dfa_of(i, !self.remember);
+        let bits = gates.gates_of(d).fold(0 as Mask, |a, g| a | 1 << g);
+        if self.states.len() <= gates.patterns.len() {
+            self.states.resize_with(gates.patterns.len() + 1, || None);
         }
-        let yes = gates[i as usize].may_match(&self.shape, &mut self.states[i as usize]);
-        if let Some((known, answers)) = &mut self.current {
-            *known |= 1 << i;
-            if yes {
-                *answers |= 1 << i;
-            }
-        }
+        let yes = gates.answer(d, run, &mut self.states[d]).unwrap_or(bits);
+        self.current.0 |= bits;
+        self.current.1 |= yes & bits;
         self.changed = true;
-        yes
+        yes >> i & 1 != 0
     }
 
     /// Ends the current run: remembers what was learnt about its shape.
     pub(super) fn end(&mut self) {
-        if let (true, Some(answers)) = (self.changed, self.current) {
+        if self.remember && self.changed {
             if self.answers.len() >= MEMO_ENTRIES {
                 self.answers.clear();
             }
             self.answers
-                .insert(self.shape.clone().into_boxed_slice(), answers);
+                .insert(self.shape.clone().into_boxed_slice(), self.current);
         }
         self.changed = false;
     }
@@ -415,12 +528,32 @@ impl ShapeMemo {
 mod tests {
     use super::*;
 
-    fn gate(re: &str) -> ShapeGate {
-        ShapeGate::new(re, false, 64)
+    fn gates(res: &[&str]) -> ShapeGates {
+        let mut gates = ShapeGates::default();
+        for re in res {
+            gates.add(re, false, 64).unwrap();
+        }
+        gates
     }
 
-    fn may(g: &ShapeGate, shape: &[u8]) -> bool {
-        g.may_match(shape, &mut None)
+    fn gate(re: &str) -> ShapeGates {
+        gates(&[re])
+    }
+
+    /// Every gate's answer for a run, as the anchors ask (`MAX` bits when the
+    /// gates cannot say).
+    fn answer(g: &ShapeGates, run: &[u8]) -> Mask {
+        let mut memo = ShapeMemo::default();
+        memo.start(run);
+        let yes = (0..g.patterns.len() as u32)
+            .filter(|&i| memo.may_match(g, i, run))
+            .fold(0, |a, i| a | 1 << i);
+        memo.end();
+        yes
+    }
+
+    fn may(g: &ShapeGates, shape: &[u8]) -> bool {
+        answer(g, shape) & 1 != 0
     }
 
     #[test]
@@ -449,26 +582,80 @@ mod tests {
             gate(r"(?i:v|ver|version)\.?[ \t]{0,8}[:=]?[ \t]{0,8}[0-9]{1,3}(?:\.[0-9]{1,3}){3}");
         assert!(may(&version, b"0.0.0.0"));
         assert!(!may(&version, b"0.0.0"));
-        assert!(version.dfa().is_some());
+        assert_eq!(version.built(0).map(|b| b.always), Some(0));
+        assert_eq!(version.built(1).map(|b| b.always), Some(0));
+        // a run of digits (and separators) however long
+        let long = "7".repeat(100_000);
+        assert!(!may(&ssn, long.as_bytes()));
+        assert!(may(&ssn, format!("{long}-123-45-6789").as_bytes()));
     }
 
     #[test]
     fn a_projection_that_matches_without_digits_does_not_gate() {
-        let hex = gate(r"[0-9a-f]{8}");
-        assert!(may(&hex, b"0-0"));
-        assert!(hex.dfa().is_none());
+        let hex = gates(&[r"[0-9a-f]{8}", r"[0-9]{3}-[0-9]{2}"]);
+        assert_eq!(hex.built(0).map(|b| b.always), Some(0b01));
+        assert_eq!(hex.built(2).map(|b| b.always), Some(0b01));
+        assert_eq!(answer(&hex, b"0-0"), 0b01);
+        assert_eq!(answer(&hex, b"000-00"), 0b11);
+    }
+
+    /// Projections of real digit rules' shapes, for the gates answered together.
+    const RULES: &[&str] = &[
+        r"(?:^|[^0-9A-Za-z_.\-])(?P<value>[0-9]{3}-[0-9]{2}-[0-9]{4})\b",
+        r"\b4[0-9]{3}(?:[ -]?[0-9]{4}){3}\b",
+        r"\b[0-9]{4}-[0-9]{2}-[0-9]{2}\b",
+        r"(?:\+?1[ .-]?)?\(?[2-9][0-9]{2}\)?[ .-]?[0-9]{3}[ .-]?[0-9]{4}\b",
+        r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}",
+        r"\b[0-9]{9}\b",
+        r"[A-Z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]\b",
+    ];
+
+    proptest::proptest! {
+        /// Each gate's DFA, and one walk of all gates' together, answer for each
+        /// gate as its projection would: whether it matches in `w…w SHAPE w…w`
+        /// (checked with the regex crate), for runs with long stretches of digits
+        /// (skipped in one step) too.
+        #[test]
+        fn gates_answer_together_as_each_projection_alone(
+            parts in proptest::collection::vec(
+                (1usize..40, proptest::sample::select(vec!["", "-", " ", ".", "/", "(", ")", "+", "--", " -"])),
+                1..6,
+            ),
+        ) {
+            let shape: String = parts
+                .iter()
+                .enumerate()
+                .map(|(i, (n, sep))| {
+                    let sep = if i + 1 < parts.len() && sep.is_empty() { "-" } else { sep };
+                    let sep = if i + 1 == parts.len() { "" } else { sep };
+                    "0".repeat(*n) + sep
+                })
+                .collect();
+            let all = gates(RULES);
+            let always = all.built(RULES.len()).expect("gates build").always;
+            let one_by_one = answer(&all, shape.as_bytes());
+            let together = all.answer(RULES.len(), shape.as_bytes(), &mut None).expect("an answer");
+            proptest::prop_assert_eq!(one_by_one, together);
+            let context = "w".repeat(64);
+            let text = format!("{context}{shape}{context}");
+            for (i, re) in RULES.iter().enumerate() {
+                let hir = regex_syntax::ParserBuilder::new().unicode(false).utf8(false).build().parse(re).unwrap();
+                let projected = regex_automata::meta::Regex::builder()
+                    .build_from_hir(&project(&hir).hir)
+                    .unwrap();
+                let alone = always >> i & 1 == 1 || projected.is_match(text.as_bytes());
+                proptest::prop_assert_eq!(together >> i & 1 == 1, alone, "rule {} on {}", i, shape);
+            }
+        }
     }
 
     #[test]
     fn the_memo_answers_by_shape_and_asks_each_gate_once() {
-        let gates = [
-            gate(r"[0-9]{3}-[0-9]{2}-[0-9]{4}"),
-            gate(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"),
-        ];
+        let gates = gates(&[r"[0-9]{3}-[0-9]{2}-[0-9]{4}", r"[0-9]{4}-[0-9]{2}-[0-9]{2}"]);
         let mut memo = ShapeMemo::default();
         let mut ask = |run: &[u8], i: u32| {
             memo.start(run);
-            let yes = memo.may_match(&gates, i);
+            let yes = memo.may_match(&gates, i, run);
             memo.end();
             yes
         };
@@ -477,40 +664,48 @@ mod tests {
         assert!(ask(b"1999-12-31", 1));
         assert!(!ask(b"12/31", 1));
         let long = "1-".repeat(MAX_SHAPE);
-        assert!(ask(long.as_bytes(), 0));
+        assert!(!ask(long.as_bytes(), 0));
+        // (the long run is not remembered)
         assert_eq!(memo.answers.len(), 3);
         assert_eq!(memo.answers[&b"0000-00-00"[..]], (0b11, 0b10));
         assert_eq!(memo.answers[&b"000-00-0000"[..]], (0b01, 0b01));
     }
 
     #[test]
-    fn a_text_of_ever_new_shapes_is_let_through_for_a_while() {
-        let gates = [gate(r"[0-9]{3}-[0-9]{2}-[0-9]{4}")];
+    fn a_text_of_ever_new_shapes_is_walked_without_the_memo_for_a_while() {
+        let gates = gate(r"[0-9]{3}-[0-9]{2}-[0-9]{4}");
         let mut memo = ShapeMemo::default();
         let ask = |memo: &mut ShapeMemo, run: &str| {
             memo.start(run.as_bytes());
-            let yes = memo.may_match(&gates, 0);
+            let yes = memo.may_match(&gates, 0, run.as_bytes());
             memo.end();
             yes
         };
-        // a few shapes over and over: always answered
+        // a few shapes over and over: remembered
         for i in 0..2 * PROBE {
             let yes = ask(&mut memo, ["2024-03-15", "123-45-6789"][i as usize % 2]);
             assert_eq!(yes, i % 2 == 1);
         }
-        // a new shape every run: after a window of them, runs are let through
+        assert_eq!(memo.answers.len(), 2);
+        // a new shape every run: after a window of them, runs are walked unremembered
         for i in 0..PROBE {
             let i = i as usize;
             let run = "1-".repeat(i % 8 + 1) + &"3.".repeat(i / 8 % 8) + &"2".repeat(i / 64 + 1);
             ask(&mut memo, &run);
         }
         assert_eq!(memo.bypass, BYPASS);
-        // ... for `BYPASS` runs, then answered again
-        for _ in 0..BYPASS {
-            assert!(ask(&mut memo, "2024-03-15"));
+        let remembered = memo.answers.len();
+        // ... for `BYPASS` runs, still answered right
+        for i in 0..BYPASS / 2 {
+            assert_eq!(
+                ask(&mut memo, ["2024-03-15", "123-45-6789"][i as usize % 2]),
+                i % 2 == 1
+            );
+            assert!(!ask(&mut memo, "12-34-5678"));
         }
-        assert!(!ask(&mut memo, "2024-03-15"));
-        // a second failed window lets twice as many through
+        assert_eq!(memo.answers.len(), remembered);
+        assert_eq!(memo.bypass, 0);
+        // a second failed window walks twice as many so
         memo.lookups = 0;
         memo.misses = 0;
         memo.answers.clear();
