@@ -20,7 +20,8 @@ pub(super) struct AnchorRules {
     hex_sep: Vec<(u32, u32, u32)>,
     /// The shape gates of digit rules (`DigitRule::gate` is a rule's bit).
     gates: ShapeGates,
-    /// The gated digit rules' regexes together, for runs the gates do not answer.
+    /// The gated digit rules' regexes together, for runs too long for the shape
+    /// memo.
     set: DigitSet,
 }
 

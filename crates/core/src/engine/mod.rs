@@ -1031,7 +1031,7 @@ impl Scanner {
             });
         }
         // 1b. prefilter: byte anchors
-        // (the shape memo leaves the scratch while candidates are added to it)
+        // (the anchors' state leaves the scratch while candidates are added to it)
         let mut anchors = std::mem::take(&mut scratch.anchors);
         inner
             .anchors

@@ -16,15 +16,17 @@
 //! digit rules; most of those rules cannot match such a shape (an SSN needs
 //! `000-00-0000`).
 //!
-//! The projections of all gated rules form one lazy DFA (every pattern's
-//! matches, overlapping), built on first use (dense DFAs built up front cost
-//! more than the gate saved): one walk over a run's shape answers for every rule
-//! at once (a DFA per rule cost each new shape ~15 walks; a text of random digit
-//! groups, every run a new shape, spent most of its time there). Runs repeat
-//! their shapes (the 100 MB corpus has 30k runs of six digits or more and fewer
-//! than 200 shapes), so the answers are kept per shape in a small per-thread
-//! memo; a run longer than [`MAX_SHAPE`] bytes is walked without the memo, a
-//! stretch of digits that leaves the DFA where it is skipped at once.
+//! The projections are compiled to lazy DFAs on first use (dense DFAs built up
+//! front cost more than the gate saved). Runs repeat their shapes (the 100 MB
+//! corpus has 30k runs of six digits or more and fewer than 200 shapes), so the
+//! answers are kept per shape in a small per-thread memo, learnt gate by gate
+//! from each gate's own DFA (only the gates of the rules a run wakes; their
+//! states are cheap). A run the memo does not keep (longer than [`MAX_SHAPE`]
+//! bytes, or in a text of ever new shapes, where the memo is bypassed) is walked
+//! once through one more DFA of all the projections together (every pattern's
+//! matches, overlapping), which answers for every gate at once: asking each gate
+//! cost a run of random digit groups ~15 walks. A stretch of digits that leaves
+//! the DFA where it is is skipped at once.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -43,11 +45,11 @@ use crate::validate::Fnv;
 pub(super) const MAX_SHAPE: usize = 48;
 /// Shapes remembered per thread before the memo starts over.
 const MEMO_ENTRIES: usize = 4096;
-/// A new shape costs a lookup, a walk of the DFA and an entry in the memo: a
-/// text of ever new shapes (random groups of digits and separators) would pay
-/// all three on every run. So the memo counts its misses over windows of `PROBE`
-/// runs; when more than `MAX_MISSES` of a window were new, the next `BYPASS` runs
-/// are walked without the memo (text has few shapes: under 200 in the 100 MB
+/// A new shape costs a lookup, walks of the gates asked and an entry in the
+/// memo: a text of ever new shapes (random groups of digits and separators)
+/// would pay all of them on every run. So the memo counts its misses over windows
+/// of `PROBE` runs; when more than `MAX_MISSES` of a window were new, the next
+/// `BYPASS` runs are walked without the memo, through all gates' DFA at once (text has few shapes: under 200 in the 100 MB
 /// corpus), twice as many after each window that fails again, up to
 /// `MAX_BYPASS`.
 const PROBE: u32 = 1024;
@@ -85,6 +87,9 @@ pub(super) struct ShapeGates {
     /// gates let every run through).
     alone: Vec<OnceLock<Option<Built>>>,
     together: OnceLock<Option<Built>>,
+    /// Tests: each DFA's cache as small as can be (cleared over and over).
+    #[cfg(test)]
+    tiny_caches: bool,
 }
 
 #[derive(Debug)]
@@ -130,6 +135,15 @@ impl ShapeGates {
         }
     }
 
+    /// The cache capacity of a DFA of `gates` gates.
+    fn cache_bytes(&self, gates: usize) -> usize {
+        #[cfg(test)]
+        if self.tiny_caches {
+            return 0;
+        }
+        CACHE_BYTES * gates.clamp(1, 8)
+    }
+
     fn built(&self, d: usize) -> Option<&Built> {
         let lock = self.alone.get(d).unwrap_or(&self.together);
         lock.get_or_init(|| self.build(d)).as_ref()
@@ -170,7 +184,7 @@ impl ShapeGates {
             .configure(
                 DFA::config()
                     .match_kind(MatchKind::All)
-                    .cache_capacity(CACHE_BYTES * hirs.len().clamp(1, 8))
+                    .cache_capacity(self.cache_bytes(hirs.len()))
                     .skip_cache_capacity_check(true),
             )
             .build_from_nfa(nfa)
@@ -195,6 +209,7 @@ impl ShapeGates {
             context: None,
             met: Default::default(),
             next_met: 0,
+            met_clears: 0,
         });
         let yes = self.walk(built, run, state)?;
         Some((yes << self.gates_of(d).start) | built.always)
@@ -205,21 +220,25 @@ impl ShapeGates {
         let dfa = &built.dfa;
         let cache = &mut state.cache;
         // The state after the context before the run, kept until the cache is
-        // cleared (which invalidates its states, and those `met` holds).
+        // cleared (which invalidates its states).
         let mut at = match state.context {
             Some((at, clears)) if clears == cache.clear_count() => at,
             _ => {
                 let (at, _) = context_state(dfa, cache, self.reach)?;
                 state.context = Some((at, cache.clear_count()));
-                state.met = Default::default();
                 at
             }
         };
-        let met = &mut state.met;
-        let next_met = &mut state.next_met;
+        let (met, next_met, met_clears) =
+            (&mut state.met, &mut state.next_met, &mut state.met_clears);
         // The gates of a match state, from the last ones met (a long run cycles
-        // through a few: `0000-` repeated), else from the DFA.
+        // through a few: `0000-` repeated), else from the DFA. (A state met before
+        // the cache was cleared, even within this walk, is no longer that state.)
         let mut matches_of = |cache: &Cache, id: LazyStateID| {
+            if *met_clears != cache.clear_count() {
+                *met = Default::default();
+                *met_clears = cache.clear_count();
+            }
             if let Some(&(_, mask)) = met.iter().find(|m| m.0 == id) {
                 return mask;
             }
@@ -309,6 +328,8 @@ pub(super) struct GateState {
     /// lazy DFA's state 0 is never a match), and where the next one goes.
     met: [(LazyStateID, Mask); 8],
     next_met: usize,
+    /// The cache's clear count when `met` was filled.
+    met_clears: usize,
 }
 
 /// A run's byte as its shape writes it: digits as `0`, separators as they are.
@@ -636,6 +657,14 @@ mod tests {
             let one_by_one = answer(&all, shape.as_bytes());
             let together = all.answer(RULES.len(), shape.as_bytes(), &mut None).expect("an answer");
             proptest::prop_assert_eq!(one_by_one, together);
+            // (the same with caches cleared over and over during the walks)
+            let mut tiny = gates(RULES);
+            tiny.tiny_caches = true;
+            let mut state = None;
+            for _ in 0..3 {
+                let again = tiny.answer(RULES.len(), shape.as_bytes(), &mut state);
+                proptest::prop_assert_eq!(again, Some(together));
+            }
             let context = "w".repeat(64);
             let text = format!("{context}{shape}{context}");
             for (i, re) in RULES.iter().enumerate() {
@@ -646,6 +675,34 @@ mod tests {
                 let alone = always >> i & 1 == 1 || projected.is_match(text.as_bytes());
                 proptest::prop_assert_eq!(together >> i & 1 == 1, alone, "rule {} on {}", i, shape);
             }
+        }
+    }
+
+    #[test]
+    fn caches_cleared_during_a_walk_change_no_answer() {
+        // Long runs of random groups: the smallest caches are cleared many times
+        // within one walk (the match states remembered along it are forgotten).
+        let mut seed = 7u64;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        for _ in 0..20 {
+            let mut run = String::new();
+            while run.len() < 3000 {
+                run.push_str(&"7".repeat(1 + next(5) as usize));
+                run.push_str(["-", " ", ".", "/", "(", ") "][next(6) as usize]);
+            }
+            run.push('1');
+            let all = gates(RULES);
+            let want = all.answer(RULES.len(), run.as_bytes(), &mut None);
+            let mut tiny = gates(RULES);
+            tiny.tiny_caches = true;
+            let mut state = None;
+            assert_eq!(tiny.answer(RULES.len(), run.as_bytes(), &mut state), want);
+            assert!(state.is_some_and(|s| s.cache.clear_count() > 1));
         }
     }
 
