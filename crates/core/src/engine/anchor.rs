@@ -248,7 +248,8 @@ impl AnchorRules {
                         if !memo.may_match(&self.gates, gate, &hay[run.clone()]) {
                             continue;
                         }
-                        // (a long run: the set asked for all, once)
+                        // (a long run: the rules that pass wait for the set, asked
+                        // once for all of them)
                         if let Some(m) = d.member.filter(|_| run.len() > MAX_SHAPE) {
                             set.deferred.push((run.start.saturating_sub(letters), m));
                             continue;
