@@ -25,6 +25,10 @@
 #   dig-shapes.txt 20 MB of short runs of random digit groups and separators
 #                  (`12-345 6.78/9 x ...`): every run a new shape, which the
 #                  digit rules' shape memo cannot learn
+#   dig-shapes-long.txt 20 MB of runs of ~200 bytes of random digit groups,
+#                  dig-shapes-joined.txt 20 MB of them as one run: runs too long
+#                  for the shape memo, whose shapes the digit rules' regex set
+#                  (one lazy DFA) has to learn state by state
 #   nums.csv       ~25 MB of numeric CSV rows (ids, dates, times, amounts,
 #                  account numbers): many runs, few shapes, times on every row
 #
@@ -93,6 +97,23 @@ if not os.path.exists(path):
         parts.append(run + " x ")
         n += len(run) + 3
     open(path, "w").write("".join(parts))
+def shapes(name, seed, run_len, between):
+    path = os.path.join(out, name)
+    if os.path.exists(path):
+        return
+    r = random.Random(seed)
+    parts, n = [], 0
+    while n < 20_000_000:
+        run = ""
+        while len(run) < run_len:
+            run += "".join(r.choice("0123456789") for _ in range(r.randint(1, 5)))
+            run += r.choice(" -./()+") * r.randint(1, 2)
+        run += "7" + between
+        parts.append(run)
+        n += len(run)
+    open(path, "w").write("".join(parts))
+shapes("dig-shapes-long.txt", 11, 200, " x ")
+shapes("dig-shapes-joined.txt", 13, 20_000_000, "")
 path = os.path.join(out, "nums.csv")
 if not os.path.exists(path):
     r = random.Random(7)
@@ -134,7 +155,8 @@ print(f"|---|---:|---:|---:|---:|---:|")
 print(f"| corpus ({len(files)} files) | {size/2**20:.0f} MiB | {base*size/1e9:.2f} s | {base:.1f} | 1.0 | {peak[tuple(files)]/1024:.0f} MiB |")
 for name in ["one-line.txt", "digits.txt", "at.txt", "ghp.txt", "sk.txt", "sk-proj.txt", "base64-zeros.txt",
              "dig-dash.txt", "dig-4dash.txt", "dig-space.txt", "dig-3dot.txt",
-             "dig-dash-64m.txt", "hex-colon.txt", "dig-shapes.txt", "nums.csv"]:
+             "dig-dash-64m.txt", "hex-colon.txt", "dig-shapes.txt", "dig-shapes-long.txt",
+             "dig-shapes-joined.txt", "nums.csv"]:
     path = os.path.join(d, name)
     n = os.path.getsize(path)
     t = timed([path])

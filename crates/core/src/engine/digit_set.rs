@@ -22,13 +22,27 @@ use regex_automata::{Input, MatchKind, PatternSet};
 
 use super::anchor::AnchoredRegex;
 
-/// Memory of the set's lazy DFA per thread (built only where long runs occur).
-const CACHE_BYTES: usize = 2 << 20;
+/// Most memory of the set's lazy DFA per thread. It grows only as states are
+/// built: ~60 KB for a 15 MB run of numbers joined by `-`, ~3.4 MB for runs of
+/// random digit groups (a 2 MB cache was cleared 21 times over one such run of
+/// 20 MB, rebuilding states: 2.2 s against 0.76 s).
+const CACHE_BYTES: usize = 16 << 20;
+/// The lazy DFA gives up when it is cleared this often while building a state
+/// for every few bytes (as the regex crate's own searches do): the rules then
+/// run their own regexes, as without the set, and the set sits out the next
+/// long runs (`SKIP`, doubling each time it gives up again, up to `MAX_SKIP`).
+const CLEARS: usize = 3;
+const BYTES_PER_STATE: usize = 10;
+const SKIP: u32 = 64;
+const MAX_SKIP: u32 = 1 << 20;
 
 /// The regexes of the gated digit rules, compiled together on first use.
 #[derive(Debug, Default)]
 pub(super) struct DigitSet {
     patterns: Vec<String>,
+    /// Tests: the smallest cache (cleared over and over).
+    #[cfg(test)]
+    tiny_cache: bool,
     /// `None`: the set could not be built (too large); every deferred rule gets
     /// its candidate, as without the set.
     dfa: OnceLock<Option<DFA>>,
@@ -70,6 +84,14 @@ impl DigitSet {
         Some(member)
     }
 
+    fn cache_bytes(&self) -> usize {
+        #[cfg(test)]
+        if self.tiny_cache {
+            return 0;
+        }
+        CACHE_BYTES
+    }
+
     fn dfa(&self) -> Option<&DFA> {
         self.dfa
             .get_or_init(|| {
@@ -84,8 +106,10 @@ impl DigitSet {
                     .configure(
                         DFA::config()
                             .match_kind(MatchKind::All)
-                            .cache_capacity(CACHE_BYTES)
-                            .skip_cache_capacity_check(true),
+                            .cache_capacity(self.cache_bytes())
+                            .skip_cache_capacity_check(true)
+                            .minimum_cache_clear_count(Some(CLEARS))
+                            .minimum_bytes_per_state(Some(BYTES_PER_STATE)),
                     )
                     .build_many(&self.patterns)
                     .ok()
@@ -97,6 +121,10 @@ impl DigitSet {
     /// see past it); false when the set cannot answer (not built, or its DFA
     /// gave up): every pattern may match.
     pub(super) fn matches(&self, hay: &[u8], window: Range<usize>, state: &mut SetState) -> bool {
+        if state.skip > 0 {
+            state.skip -= 1;
+            return false;
+        }
         let Some(dfa) = self.dfa() else {
             return false;
         };
@@ -104,8 +132,16 @@ impl DigitSet {
             .searcher
             .get_or_insert_with(|| (dfa.create_cache(), PatternSet::new(self.patterns.len())));
         hits.clear();
-        dfa.try_which_overlapping_matches(cache, &Input::new(hay).range(window), hits)
-            .is_ok()
+        let answered = dfa
+            .try_which_overlapping_matches(cache, &Input::new(hay).range(window), hits)
+            .is_ok();
+        if !answered {
+            // (a cache that gave up must be reset before its next search)
+            cache.reset(dfa);
+            state.skip = state.next_skip.max(SKIP);
+            state.next_skip = (state.skip * 2).min(MAX_SKIP);
+        }
+        answered
     }
 }
 
@@ -114,6 +150,10 @@ impl DigitSet {
 #[derive(Default)]
 pub(super) struct SetState {
     searcher: Option<(Cache, PatternSet)>,
+    /// Long runs still to leave to the rules' own regexes after the set gave up,
+    /// and how many the next give-up leaves (0: `SKIP`).
+    skip: u32,
+    next_skip: u32,
     /// The rules waiting for the set's answer, and where their spans start.
     pub(super) deferred: Vec<(usize, Member)>,
 }
@@ -124,5 +164,85 @@ impl SetState {
         self.searcher.as_ref().is_some_and(|(_, hits)| {
             hits.contains(regex_automata::PatternID::new_unchecked(p as usize))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(patterns: &[&str], tiny_cache: bool) -> DigitSet {
+        let mut set = DigitSet {
+            tiny_cache,
+            ..DigitSet::default()
+        };
+        for (i, p) in patterns.iter().enumerate() {
+            let regex = AnchoredRegex {
+                pattern: p,
+                unicode: false,
+                in_a_row: 3,
+                longest: 20,
+                before: 3,
+                max_len: 20,
+            };
+            set.add(i as u32, &regex, 0).unwrap();
+        }
+        set
+    }
+
+    const PATTERNS: &[&str] = &[
+        r"(?:^|[^0-9-])(?P<value>[0-9]{3}-[0-9]{2}-[0-9]{4})\b",
+        r"\b4[0-9]{3}(?:[ -]?[0-9]{4}){3}\b",
+        r"\([0-9]{3}\) ?[0-9]{3}-[0-9]{4}\b",
+        r"\b[0-9]{1,3}(?:\.[0-9]{1,3}){3}\b",
+    ];
+
+    #[test]
+    fn the_set_says_which_regexes_match_in_a_window() {
+        let s = set(PATTERNS, false);
+        let mut state = SetState::default();
+        let hay = b"call (555) 123-4567 or 536-90-4399, not 1.2.3";
+        assert!(s.matches(hay, 0..hay.len(), &mut state));
+        let got: Vec<u32> = (0..4).filter(|&p| state.matched(p)).collect();
+        assert_eq!(got, [0, 2]);
+        // a match must lie inside the window, and look-arounds see past it (the
+        // SSN cut one digit short has no boundary after it)
+        assert!(s.matches(hay, 5..33, &mut state));
+        assert_eq!(
+            (0..4).filter(|&p| state.matched(p)).collect::<Vec<_>>(),
+            [2]
+        );
+    }
+
+    #[test]
+    fn a_set_whose_dfa_gives_up_sits_out_the_next_runs() {
+        // Random groups of digits and separators: many states, and a cache too
+        // small for them is cleared over and over until the DFA gives up.
+        let mut seed = 3u64;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let mut hay = String::new();
+        while hay.len() < 200_000 {
+            hay.push_str(&"7".repeat(1 + next(5) as usize));
+            hay.push_str(["-", " ", ".", "(", ") "][next(5) as usize]);
+        }
+        let tiny = set(PATTERNS, true);
+        let mut state = SetState::default();
+        assert!(!tiny.matches(hay.as_bytes(), 0..hay.len(), &mut state));
+        assert_eq!(state.skip, SKIP);
+        for _ in 0..SKIP {
+            assert!(!tiny.matches(b"123-45-6789", 0..11, &mut state));
+        }
+        // then asked again (its cache reset): a short window answers
+        assert!(tiny.matches(b"123-45-6789", 0..11, &mut state));
+        assert!(state.matched(0));
+        // the same text with room for its states: answered
+        let roomy = set(PATTERNS, false);
+        let mut state = SetState::default();
+        assert!(roomy.matches(hay.as_bytes(), 0..hay.len(), &mut state));
     }
 }

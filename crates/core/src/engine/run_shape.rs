@@ -56,9 +56,15 @@ const PROBE: u32 = 1024;
 const MAX_MISSES: u32 = 256;
 const BYPASS: u32 = 16 * 1024;
 const MAX_BYPASS: u32 = 1 << 22;
-/// Memory of a gate's lazy DFA per thread (all gates' together: eight times
-/// this).
+/// Most memory of a gate's lazy DFA per thread (all gates' together: 32 times
+/// this; ~1 MB for runs of random digit groups).
 const CACHE_BYTES: usize = 256 << 10;
+/// A DFA gives up when cleared this often (it would rebuild states on every
+/// walk): its gates then let runs through, and it sits out the next `SKIP` walks
+/// (doubling each time it gives up again, up to `MAX_SKIP`).
+const CLEARS: usize = 3;
+const SKIP: u32 = 64;
+const MAX_SKIP: u32 = 1 << 20;
 /// Context symbols followed after a run before the gates give up and say "may
 /// match" (projections settle after a few: the context parts of a pattern are
 /// short).
@@ -87,9 +93,10 @@ pub(super) struct ShapeGates {
     /// gates let every run through).
     alone: Vec<OnceLock<Option<Built>>>,
     together: OnceLock<Option<Built>>,
-    /// Tests: each DFA's cache as small as can be (cleared over and over).
+    /// Tests: each DFA's cache as small as can be (cleared over and over), and
+    /// whether it may give up.
     #[cfg(test)]
-    tiny_caches: bool,
+    tiny_caches: Option<bool>,
 }
 
 #[derive(Debug)]
@@ -138,10 +145,19 @@ impl ShapeGates {
     /// The cache capacity of a DFA of `gates` gates.
     fn cache_bytes(&self, gates: usize) -> usize {
         #[cfg(test)]
-        if self.tiny_caches {
+        if self.tiny_caches.is_some() {
             return 0;
         }
-        CACHE_BYTES * gates.clamp(1, 8)
+        CACHE_BYTES * gates.clamp(1, 32)
+    }
+
+    /// Clears after which a DFA gives up.
+    fn clears(&self) -> Option<usize> {
+        #[cfg(test)]
+        if self.tiny_caches == Some(false) {
+            return None;
+        }
+        Some(CLEARS)
     }
 
     fn built(&self, d: usize) -> Option<&Built> {
@@ -185,7 +201,8 @@ impl ShapeGates {
                 DFA::config()
                     .match_kind(MatchKind::All)
                     .cache_capacity(self.cache_bytes(hirs.len()))
-                    .skip_cache_capacity_check(true),
+                    .skip_cache_capacity_check(true)
+                    .minimum_cache_clear_count(self.clears()),
             )
             .build_from_nfa(nfa)
             .ok()?;
@@ -210,8 +227,23 @@ impl ShapeGates {
             met: Default::default(),
             next_met: 0,
             met_clears: 0,
+            skip: 0,
+            next_skip: 0,
         });
-        let yes = self.walk(built, run, state)?;
+        if state.skip > 0 {
+            state.skip -= 1;
+            return None;
+        }
+        let Some(yes) = self.walk(built, run, state) else {
+            if state.cache.clear_count() >= CLEARS {
+                // (a cache that gave up must be reset before its next walk)
+                state.cache.reset(&built.dfa);
+                state.context = None;
+                state.skip = state.next_skip.max(SKIP);
+                state.next_skip = (state.skip * 2).min(MAX_SKIP);
+            }
+            return None;
+        };
         Some((yes << self.gates_of(d).start) | built.always)
     }
 
@@ -330,6 +362,10 @@ pub(super) struct GateState {
     next_met: usize,
     /// The cache's clear count when `met` was filled.
     met_clears: usize,
+    /// Walks still to sit out after the DFA gave up, and how many the next
+    /// give-up sits out (0: `SKIP`).
+    skip: u32,
+    next_skip: u32,
 }
 
 /// A run's byte as its shape writes it: digits as `0`, separators as they are.
@@ -659,7 +695,7 @@ mod tests {
             proptest::prop_assert_eq!(one_by_one, together);
             // (the same with caches cleared over and over during the walks)
             let mut tiny = gates(RULES);
-            tiny.tiny_caches = true;
+            tiny.tiny_caches = Some(false);
             let mut state = None;
             for _ in 0..3 {
                 let again = tiny.answer(RULES.len(), shape.as_bytes(), &mut state);
@@ -699,11 +735,30 @@ mod tests {
             let all = gates(RULES);
             let want = all.answer(RULES.len(), run.as_bytes(), &mut None);
             let mut tiny = gates(RULES);
-            tiny.tiny_caches = true;
+            tiny.tiny_caches = Some(false);
             let mut state = None;
             assert_eq!(tiny.answer(RULES.len(), run.as_bytes(), &mut state), want);
             assert!(state.is_some_and(|s| s.cache.clear_count() > 1));
         }
+    }
+
+    #[test]
+    fn gates_whose_dfa_gives_up_let_runs_through_for_a_while() {
+        let run = "12-3 456.7 (89) 1-23 4".repeat(200);
+        let mut tiny = gates(RULES);
+        tiny.tiny_caches = Some(true);
+        let d = RULES.len();
+        let mut state = None;
+        assert_eq!(tiny.answer(d, run.as_bytes(), &mut state), None);
+        assert_eq!(state.as_ref().map(|s| s.skip), Some(SKIP));
+        // (the memo takes "not known" as every gate)
+        for _ in 0..SKIP {
+            assert_eq!(tiny.answer(d, b"123-45-6789", &mut state), None);
+        }
+        // then walked again, its cache reset: a short run is answered
+        let want = gates(RULES).answer(d, b"123-45-6789", &mut None);
+        assert!(want.is_some());
+        assert_eq!(tiny.answer(d, b"123-45-6789", &mut state), want);
     }
 
     #[test]
