@@ -104,13 +104,14 @@ def shapes(name, seed, run_len, between):
     r = random.Random(seed)
     parts, n = [], 0
     while n < 20_000_000:
-        run = ""
-        while len(run) < run_len:
-            run += "".join(r.choice("0123456789") for _ in range(r.randint(1, 5)))
-            run += r.choice(" -./()+") * r.randint(1, 2)
-        run += "7" + between
-        parts.append(run)
-        n += len(run)
+        run, size = [], 0
+        while size < run_len:
+            group = "".join(r.choice("0123456789") for _ in range(r.randint(1, 5)))
+            group += r.choice(" -./()+") * r.randint(1, 2)
+            run.append(group)
+            size += len(group)
+        parts.append("".join(run) + "7" + between)
+        n += size + 1 + len(between)
     open(path, "w").write("".join(parts))
 shapes("dig-shapes-long.txt", 11, 200, " x ")
 shapes("dig-shapes-joined.txt", 13, 20_000_000, "")
