@@ -269,9 +269,12 @@ impl AnchorRules {
 }
 
 impl AnchorRules {
-    /// The rules deferred to the set for `run`: asks the set which of them match
-    /// around it (when more than one waits: for one, its own regex is as cheap),
-    /// and calls `f` for those.
+    /// The rules deferred to the set for `run`: asks the set where they match
+    /// around it, and calls `f` for each match with a span that ends there and
+    /// reaches back the rule's longest match (a rule matching somewhere in a
+    /// megabyte run gets windows around its matches, not the run). With one rule
+    /// waiting (its own regex is as cheap), or when the set cannot answer, each
+    /// gets the run.
     #[inline(never)]
     fn ask_set(
         &self,
@@ -286,9 +289,18 @@ impl AnchorRules {
             .fold((0, 0), |(b, a), (_, m)| (b.max(m.back), a.max(m.ahead)));
         let window =
             run.start.saturating_sub(back as usize)..(run.end + ahead as usize).min(hay.len());
-        let answered = deferred.len() > 1 && self.set.matches(hay, window, set);
-        for &(span_start, m) in &deferred {
-            if !answered || set.matched(m.pattern) {
+        let answered = deferred.len() > 1
+            && self.set.matches(hay, window.clone(), set, |pattern, end| {
+                for &(_, m) in deferred
+                    .iter()
+                    .filter(|(_, m)| m.pattern as usize == pattern)
+                {
+                    let start = end.saturating_sub(m.longest as usize).max(window.start);
+                    f(m.rule, start..end);
+                }
+            });
+        if !answered {
+            for &(span_start, m) in &deferred {
                 f(m.rule, span_start..run.end);
             }
         }

@@ -15,10 +15,10 @@
 use std::ops::Range;
 use std::sync::OnceLock;
 
-use regex_automata::hybrid::dfa::{Cache, DFA};
+use regex_automata::hybrid::dfa::{Cache, OverlappingState, DFA};
 use regex_automata::nfa::thompson;
 use regex_automata::util::syntax;
-use regex_automata::{Input, MatchKind, PatternSet};
+use regex_automata::{Input, MatchKind};
 
 use super::anchor::AnchoredRegex;
 
@@ -56,6 +56,8 @@ pub(super) struct Member {
     pub(super) pattern: u32,
     pub(super) back: u32,
     pub(super) ahead: u32,
+    /// Its longest match.
+    pub(super) longest: u32,
 }
 
 impl DigitSet {
@@ -79,6 +81,7 @@ impl DigitSet {
             pattern: u32::try_from(self.patterns.len()).ok()?,
             back: u32::try_from(back).ok()?,
             ahead: u32::try_from(ahead).ok()?,
+            longest: u32::try_from(regex.longest).ok()?,
         };
         self.patterns.push(regex.pattern.to_string());
         Some(member)
@@ -117,10 +120,17 @@ impl DigitSet {
             .as_ref()
     }
 
-    /// Marks in `state` the patterns with a match in `hay[window]` (look-arounds
-    /// see past it); false when the set cannot answer (not built, or its DFA
-    /// gave up): every pattern may match.
-    pub(super) fn matches(&self, hay: &[u8], window: Range<usize>, state: &mut SetState) -> bool {
+    /// Calls `found(pattern, end)` for every match of every pattern in
+    /// `hay[window]` (look-arounds see past it), in order of their ends; false
+    /// when the set cannot answer (not built, or its DFA gave up; `found` may
+    /// have been called for some): every pattern may match anywhere.
+    pub(super) fn matches(
+        &self,
+        hay: &[u8],
+        window: Range<usize>,
+        state: &mut SetState,
+        mut found: impl FnMut(usize, usize),
+    ) -> bool {
         if state.skip > 0 {
             state.skip -= 1;
             return false;
@@ -128,13 +138,21 @@ impl DigitSet {
         let Some(dfa) = self.dfa() else {
             return false;
         };
-        let (cache, hits) = state
-            .searcher
-            .get_or_insert_with(|| (dfa.create_cache(), PatternSet::new(self.patterns.len())));
-        hits.clear();
-        let answered = dfa
-            .try_which_overlapping_matches(cache, &Input::new(hay).range(window), hits)
-            .is_ok();
+        let cache = state.cache.get_or_insert_with(|| dfa.create_cache());
+        let input = Input::new(hay).range(window);
+        let mut at = OverlappingState::start();
+        let answered = loop {
+            if dfa
+                .try_search_overlapping_fwd(cache, &input, &mut at)
+                .is_err()
+            {
+                break false;
+            }
+            match at.get_match() {
+                Some(m) => found(m.pattern().as_usize(), m.offset()),
+                None => break true,
+            }
+        };
         if !answered {
             // (a cache that gave up must be reset before its next search)
             cache.reset(dfa);
@@ -145,26 +163,17 @@ impl DigitSet {
     }
 }
 
-/// One thread's state of the set: its DFA cache and answers, and the rules
+/// One thread's state of the set: its DFA cache, and the rules
 /// deferred to it for the current run.
 #[derive(Default)]
 pub(super) struct SetState {
-    searcher: Option<(Cache, PatternSet)>,
+    cache: Option<Cache>,
     /// Long runs still to leave to the rules' own regexes after the set gave up,
     /// and how many the next give-up leaves (0: `SKIP`).
     skip: u32,
     next_skip: u32,
     /// The rules waiting for the set's answer, and where their spans start.
     pub(super) deferred: Vec<(usize, Member)>,
-}
-
-impl SetState {
-    /// Whether pattern `p` matched in the last window asked.
-    pub(super) fn matched(&self, p: u32) -> bool {
-        self.searcher.as_ref().is_some_and(|(_, hits)| {
-            hits.contains(regex_automata::PatternID::new_unchecked(p as usize))
-        })
-    }
 }
 
 #[cfg(test)]
@@ -198,20 +207,20 @@ mod tests {
     ];
 
     #[test]
-    fn the_set_says_which_regexes_match_in_a_window() {
+    fn the_set_gives_the_end_of_every_match_in_a_window() {
         let s = set(PATTERNS, false);
         let mut state = SetState::default();
         let hay = b"call (555) 123-4567 or 536-90-4399, not 1.2.3";
-        assert!(s.matches(hay, 0..hay.len(), &mut state));
-        let got: Vec<u32> = (0..4).filter(|&p| state.matched(p)).collect();
-        assert_eq!(got, [0, 2]);
+        let mut ends = |window: Range<usize>| {
+            let mut v = Vec::new();
+            assert!(s.matches(hay, window, &mut state, |p, e| v.push((p, e))));
+            v
+        };
+        // every match's end, in order
+        assert_eq!(ends(0..hay.len()), [(2, 19), (0, 34)]);
         // a match must lie inside the window, and look-arounds see past it (the
         // SSN cut one digit short has no boundary after it)
-        assert!(s.matches(hay, 5..33, &mut state));
-        assert_eq!(
-            (0..4).filter(|&p| state.matched(p)).collect::<Vec<_>>(),
-            [2]
-        );
+        assert_eq!(ends(5..33), [(2, 19)]);
     }
 
     #[test]
@@ -232,17 +241,18 @@ mod tests {
         }
         let tiny = set(PATTERNS, true);
         let mut state = SetState::default();
-        assert!(!tiny.matches(hay.as_bytes(), 0..hay.len(), &mut state));
+        assert!(!tiny.matches(hay.as_bytes(), 0..hay.len(), &mut state, |_, _| {}));
         assert_eq!(state.skip, SKIP);
         for _ in 0..SKIP {
-            assert!(!tiny.matches(b"123-45-6789", 0..11, &mut state));
+            assert!(!tiny.matches(b"123-45-6789", 0..11, &mut state, |_, _| {}));
         }
         // then asked again (its cache reset): a short window answers
-        assert!(tiny.matches(b"123-45-6789", 0..11, &mut state));
-        assert!(state.matched(0));
+        let mut ends = Vec::new();
+        assert!(tiny.matches(b"123-45-6789", 0..11, &mut state, |p, e| ends.push((p, e))));
+        assert_eq!(ends, [(0, 11)]);
         // the same text with room for its states: answered
         let roomy = set(PATTERNS, false);
         let mut state = SetState::default();
-        assert!(roomy.matches(hay.as_bytes(), 0..hay.len(), &mut state));
+        assert!(roomy.matches(hay.as_bytes(), 0..hay.len(), &mut state, |_, _| {}));
     }
 }
