@@ -285,9 +285,9 @@ impl ShapeGates {
         let mut i = 0;
         while i < run.len() {
             let symbol = shape_byte(run[i]);
-            let next = dfa.next_state(cache, at, symbol).ok()?;
+            let (next, stays) = step(dfa, cache, at, symbol)?;
             i += 1;
-            if next == at {
+            if stays {
                 // (its matches are known) more digits leave it there too
                 if symbol == b'0' {
                     i = skip_digits(run, i, run.len());
@@ -304,15 +304,15 @@ impl ShapeGates {
         }
         // The context after the run (matches show one byte late): until the
         // state stops changing.
-        for step in 0..=TAIL_LIMIT {
-            let next = dfa.next_state(cache, at, OTHER).ok()?;
+        for n in 0..=TAIL_LIMIT {
+            let (next, stays) = step(dfa, cache, at, OTHER)?;
             if next.is_match() {
                 yes |= matches_of(cache, next);
             }
-            if next == at {
+            if stays {
                 break;
             }
-            if step == TAIL_LIMIT {
+            if n == TAIL_LIMIT {
                 // (not settled yet: too long to follow on every run)
                 return None;
             }
@@ -339,16 +339,26 @@ fn context_state(dfa: &DFA, cache: &mut Cache, reach: usize) -> Option<(LazyStat
     let mut at = dfa.start_state_forward(cache, &Input::new(&[][..])).ok()?;
     let mut alone = 0;
     for _ in 0..reach {
-        let next = dfa.next_state(cache, at, OTHER).ok()?;
+        let (next, stays) = step(dfa, cache, at, OTHER)?;
         if next.is_match() {
             alone |= matches_of(dfa, cache, next);
         }
-        if next == at {
+        if stays {
             break;
         }
         at = next;
     }
     Some((at, alone))
+}
+
+/// The state after `at` on `symbol`, and whether it is `at` itself. (A step that
+/// clears the cache gives the state a new ID, which may be the old ID of another:
+/// it is never taken for the same state.)
+#[inline]
+fn step(dfa: &DFA, cache: &mut Cache, at: LazyStateID, symbol: u8) -> Option<(LazyStateID, bool)> {
+    let clears = cache.clear_count();
+    let next = dfa.next_state(cache, at, symbol).ok()?;
+    Some((next, next == at && cache.clear_count() == clears))
 }
 
 /// One thread's cache of the gates' lazy DFA.
