@@ -227,18 +227,8 @@ mod tests {
     fn a_set_whose_dfa_gives_up_sits_out_the_next_runs() {
         // Random groups of digits and separators: many states, and a cache too
         // small for them is cleared over and over until the DFA gives up.
-        let mut seed = 3u64;
-        let mut next = |n: u64| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) % n
-        };
-        let mut hay = String::new();
-        while hay.len() < 200_000 {
-            hay.push_str(&"7".repeat(1 + next(5) as usize));
-            hay.push_str(["-", " ", ".", "(", ") "][next(5) as usize]);
-        }
+        let hay =
+            crate::engine::tests::random_digit_groups(3, 200_000, &["-", " ", ".", "(", ") "]);
         let tiny = set(PATTERNS, true);
         let mut state = SetState::default();
         assert!(!tiny.matches(hay.as_bytes(), 0..hay.len(), &mut state, |_, _| {}));

@@ -728,20 +728,12 @@ mod tests {
     fn caches_cleared_during_a_walk_change_no_answer() {
         // Long runs of random groups: the smallest caches are cleared many times
         // within one walk (the match states remembered along it are forgotten).
-        let mut seed = 7u64;
-        let mut next = |n: u64| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) % n
-        };
-        for _ in 0..20 {
-            let mut run = String::new();
-            while run.len() < 3000 {
-                run.push_str(&"7".repeat(1 + next(5) as usize));
-                run.push_str(["-", " ", ".", "/", "(", ") "][next(6) as usize]);
-            }
-            run.push('1');
+        for seed in 0..20 {
+            let run = crate::engine::tests::random_digit_groups(
+                seed,
+                3000,
+                &["-", " ", ".", "/", "(", ") "],
+            );
             let all = gates(RULES);
             let want = all.answer(RULES.len(), run.as_bytes(), &mut None);
             let mut tiny = gates(RULES);

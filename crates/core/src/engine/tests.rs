@@ -1000,3 +1000,23 @@ fn searches_skip_digit_runs_where_no_match_starts() {
     assert!(rules > 50, "only {rules} rules start without a digit");
     assert!(found > 5_000, "only {found} matches compared");
 }
+
+/// `len` bytes or more of groups of one to five `7`s, each followed by one of
+/// `separators` (a deterministic pseudo-random choice from `seed`), ending in a
+/// digit: one digit run of ever new shapes, for the lazy DFAs of the digit rules.
+pub(super) fn random_digit_groups(seed: u64, len: usize, separators: &[&str]) -> String {
+    let mut state = seed;
+    let mut next = |n: u64| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) % n
+    };
+    let mut run = String::new();
+    while run.len() < len {
+        run.push_str(&"7".repeat(1 + next(5) as usize));
+        run.push_str(separators[next(separators.len() as u64) as usize]);
+    }
+    run.push('1');
+    run
+}
