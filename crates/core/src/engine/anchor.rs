@@ -56,6 +56,9 @@ pub(super) struct AnchoredRegex<'a> {
     /// How far a candidate's window reaches before and after its span.
     pub(super) before: usize,
     pub(super) max_len: usize,
+    /// The rule tests bytes at the start of a candidate (`followed_by`,
+    /// `word_len`): it keeps the run's own span, out of the set.
+    pub(super) start_checked: bool,
 }
 
 /// What a digit-anchored rule asks of a run.
@@ -106,7 +109,9 @@ impl AnchorRules {
                 let gate = (in_a_row > 0)
                     .then(|| self.gates.add(regex.pattern, regex.unicode, regex.longest))
                     .flatten();
-                let member = gate.and_then(|_| self.set.add(rule, &regex, letters_before as usize));
+                let member = gate
+                    .filter(|_| !regex.start_checked)
+                    .and_then(|_| self.set.add(rule, &regex, letters_before as usize));
                 let d = DigitRule {
                     rule,
                     min: min.max(1),
@@ -960,6 +965,7 @@ mod tests {
                 longest: 0,
                 before: 0,
                 max_len: 0,
+                start_checked: false,
             };
             rules.add(r, a, regex);
         }

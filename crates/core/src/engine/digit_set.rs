@@ -193,6 +193,7 @@ mod tests {
                 longest: 20,
                 before: 3,
                 max_len: 20,
+                start_checked: false,
             };
             set.add(i as u32, &regex, 0).unwrap();
         }

@@ -723,6 +723,7 @@ impl Scanner {
                     longest: loaded.regex.regex_len.unwrap_or(MAX_WINDOW),
                     before,
                     max_len,
+                    start_checked: rule.word_len > 0 || rule.followed_by.is_some(),
                 };
                 anchors.add(idx as u32, a, regex);
             }

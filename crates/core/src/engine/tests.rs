@@ -1020,3 +1020,48 @@ pub(super) fn random_digit_groups(seed: u64, len: usize, separators: &[&str]) ->
     run.push('1');
     run
 }
+
+#[test]
+fn digit_rules_that_test_their_trigger_keep_the_runs_span_in_long_runs() {
+    // `followed_by` is tested at the start of the trigger, a digit run's start:
+    // in a run too long for the shape memo, rules that match somewhere get
+    // windows around their matches from the digit set, but not a rule with a
+    // trigger test (its span would start elsewhere). Two such rules wait for the
+    // set (with one, the set is not asked).
+    let toml = |checked: &str| {
+        let rule = |id: &str, regex: &str| {
+            format!(
+                "[[rule]]\nid = \"t.{id}\"\nname = \"{id}\"\ncategory = \"pii\"\nseverity = \"low\"\n\
+                 anchor = {{ digits = {{ min = 6 }} }}\nmax_before = 3\nmax_len = 16\n\
+                 regex = '(?:^|[^0-9-])(?P<value>{regex})\\b'\n{checked}\n"
+            )
+        };
+        rule("a", "[0-9]{3}-[0-9]{3}") + &rule("b", "[0-9]{3}-[0-9]{2}")
+    };
+    let text = format!(
+        "id {}537-294 {} end",
+        "12 34 ".repeat(10),
+        "56 78 ".repeat(10)
+    );
+    let found = |s: &Scanner| -> Vec<(usize, usize, usize)> {
+        s.scan(text.as_bytes(), &ScanConfig::default())
+            .iter()
+            .map(|m| (m.rule, m.start, m.end))
+            .collect()
+    };
+    // without the test: found by its window around the match
+    let plain = scanner_with(&toml(""));
+    let at = text.find("537-294").unwrap();
+    assert_eq!(found(&plain), [(0, at, at + 7)]);
+    // with it: a `-` must follow the run's start within six bytes, and it does
+    // not (`12 34 `), so no candidate, as without the set (a span starting at
+    // the match, ` 537-2`, would pass)
+    let checked = scanner_with(&toml("followed_by = { any_of = \"-\", within = 6 }"));
+    assert_eq!(found(&checked), []);
+    let mut unset = scanner_with(&toml("followed_by = { any_of = \"-\", within = 6 }"));
+    Arc::get_mut(&mut unset.inner)
+        .unwrap()
+        .anchors
+        .forget_digits_in_a_row();
+    assert_eq!(found(&unset), found(&checked));
+}
