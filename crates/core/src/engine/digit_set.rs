@@ -21,6 +21,7 @@ use regex_automata::util::syntax;
 use regex_automata::{Input, MatchKind};
 
 use super::anchor::AnchoredRegex;
+use super::run_shape::Backoff;
 
 /// Most memory of the set's lazy DFA per thread. It grows only as states are
 /// built: ~60 KB for a 15 MB run of numbers joined by `-`, ~3.4 MB for runs of
@@ -131,8 +132,7 @@ impl DigitSet {
         state: &mut SetState,
         mut found: impl FnMut(usize, usize),
     ) -> bool {
-        if state.skip > 0 {
-            state.skip -= 1;
+        if state.skip.sits_out() {
             return false;
         }
         let Some(dfa) = self.dfa() else {
@@ -156,8 +156,7 @@ impl DigitSet {
         if !answered {
             // (a cache that gave up must be reset before its next search)
             cache.reset(dfa);
-            state.skip = state.next_skip.max(SKIP);
-            state.next_skip = (state.skip * 2).min(MAX_SKIP);
+            state.skip.failed(SKIP, MAX_SKIP);
         }
         answered
     }
@@ -168,10 +167,8 @@ impl DigitSet {
 #[derive(Default)]
 pub(super) struct SetState {
     cache: Option<Cache>,
-    /// Long runs still to leave to the rules' own regexes after the set gave up,
-    /// and how many the next give-up leaves (0: `SKIP`).
-    skip: u32,
-    next_skip: u32,
+    /// Long runs to leave to the rules' own regexes after the set gave up.
+    skip: Backoff,
     /// The rules waiting for the set's answer, and where their spans start.
     pub(super) deferred: Vec<(usize, Member)>,
 }
@@ -233,7 +230,7 @@ mod tests {
         let tiny = set(PATTERNS, true);
         let mut state = SetState::default();
         assert!(!tiny.matches(hay.as_bytes(), 0..hay.len(), &mut state, |_, _| {}));
-        assert_eq!(state.skip, SKIP);
+        assert_eq!(state.skip.left(), SKIP);
         for _ in 0..SKIP {
             assert!(!tiny.matches(b"123-45-6789", 0..11, &mut state, |_, _| {}));
         }

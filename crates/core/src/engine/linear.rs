@@ -9,9 +9,9 @@
 //! match is found by looking for the prefix (memmem, or memchr for the first byte)
 //! and reading the runs that follow: no regex to compile, no lazy DFA to warm up
 //! (a counted repetition such as `{40,250}` is as many DFA states, built per
-//! thread), and no capture engine for the value. [`Linear::find`] gives the matches the regex gives, with
-//! the same look-around and the same limits of the searched range (a test compares
-//! both on every catalog rule of this shape).
+//! thread), and no capture engine for the value. [`Linear::find`] gives the
+//! matches the regex gives, with the same look-around and the same limits of the
+//! searched range (a test compares both on every catalog rule of this shape).
 
 use std::ops::Range;
 

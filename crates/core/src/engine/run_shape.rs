@@ -49,9 +49,9 @@ const MEMO_ENTRIES: usize = 4096;
 /// memo: a text of ever new shapes (random groups of digits and separators)
 /// would pay all of them on every run. So the memo counts its misses over windows
 /// of `PROBE` runs; when more than `MAX_MISSES` of a window were new, the next
-/// `BYPASS` runs are walked without the memo, through all gates' DFA at once (text has few shapes: under 200 in the 100 MB
-/// corpus), twice as many after each window that fails again, up to
-/// `MAX_BYPASS`.
+/// `BYPASS` runs are walked without the memo, through all gates' DFA at once
+/// (text has few shapes: under 200 in the 100 MB corpus), twice as many after
+/// each window that fails again, up to `MAX_BYPASS`.
 const PROBE: u32 = 1024;
 const MAX_MISSES: u32 = 256;
 const BYPASS: u32 = 16 * 1024;
@@ -65,6 +65,40 @@ const CACHE_BYTES: usize = 256 << 10;
 const CLEARS: usize = 3;
 const SKIP: u32 = 64;
 const MAX_SKIP: u32 = 1 << 20;
+/// Turns to sit out after a failure: `first`, twice as many after each further
+/// failure, up to `most` (the memo's bypass, a lazy DFA that gave up).
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Backoff {
+    left: u32,
+    next: u32,
+}
+
+impl Backoff {
+    /// Whether this turn is sat out (and counts it).
+    pub(super) fn sits_out(&mut self) -> bool {
+        let out = self.left > 0;
+        self.left = self.left.saturating_sub(1);
+        out
+    }
+
+    /// A failure: the next turns are sat out.
+    pub(super) fn failed(&mut self, first: u32, most: u32) {
+        self.left = self.next.max(first);
+        self.next = (self.left * 2).min(most);
+    }
+
+    /// A success: the next failure sits out `first` turns again.
+    fn succeeded(&mut self) {
+        self.next = 0;
+    }
+
+    /// Turns still to sit out.
+    #[cfg(test)]
+    pub(super) fn left(&self) -> u32 {
+        self.left
+    }
+}
+
 /// Context symbols followed after a run before the gates give up and say "may
 /// match" (projections settle after a few: the context parts of a pattern are
 /// short).
@@ -227,11 +261,9 @@ impl ShapeGates {
             met: Default::default(),
             next_met: 0,
             met_clears: 0,
-            skip: 0,
-            next_skip: 0,
+            skip: Backoff::default(),
         });
-        if state.skip > 0 {
-            state.skip -= 1;
+        if state.skip.sits_out() {
             return None;
         }
         let Some(yes) = self.walk(built, run, state) else {
@@ -239,8 +271,7 @@ impl ShapeGates {
                 // (a cache that gave up must be reset before its next walk)
                 state.cache.reset(&built.dfa);
                 state.context = None;
-                state.skip = state.next_skip.max(SKIP);
-                state.next_skip = (state.skip * 2).min(MAX_SKIP);
+                state.skip.failed(SKIP, MAX_SKIP);
             }
             return None;
         };
@@ -266,7 +297,7 @@ impl ShapeGates {
         // The gates of a match state, from the last ones met (a long run cycles
         // through a few: `0000-` repeated), else from the DFA. (A state met before
         // the cache was cleared, even within this walk, is no longer that state.)
-        let mut matches_of = |cache: &Cache, id: LazyStateID| {
+        let mut gates_at = |cache: &Cache, id: LazyStateID| {
             if *met_clears != cache.clear_count() {
                 *met = Default::default();
                 *met_clears = cache.clear_count();
@@ -295,7 +326,7 @@ impl ShapeGates {
                 continue;
             }
             if next.is_match() {
-                yes |= matches_of(cache, next);
+                yes |= gates_at(cache, next);
                 if yes & done == done {
                     return Some(yes);
                 }
@@ -307,7 +338,7 @@ impl ShapeGates {
         for n in 0..=TAIL_LIMIT {
             let (next, stays) = step(dfa, cache, at, OTHER)?;
             if next.is_match() {
-                yes |= matches_of(cache, next);
+                yes |= gates_at(cache, next);
             }
             if stays {
                 break;
@@ -320,7 +351,7 @@ impl ShapeGates {
         }
         let eoi = dfa.next_eoi_state(cache, at).ok()?;
         if eoi.is_match() {
-            yes |= matches_of(cache, eoi);
+            yes |= gates_at(cache, eoi);
         }
         Some(yes)
     }
@@ -372,10 +403,8 @@ pub(super) struct GateState {
     next_met: usize,
     /// The cache's clear count when `met` was filled.
     met_clears: usize,
-    /// Walks still to sit out after the DFA gave up, and how many the next
-    /// give-up sits out (0: `SKIP`).
-    skip: u32,
-    next_skip: u32,
+    /// Walks to sit out after the DFA gave up.
+    skip: Backoff,
 }
 
 /// A run's byte as its shape writes it: digits as `0`, separators as they are.
@@ -514,10 +543,8 @@ pub(super) struct ShapeMemo {
     /// Runs looked up and shapes not found in the current window of `PROBE`.
     lookups: u32,
     misses: u32,
-    /// Runs still to walk without the memo, and how many the next failed window
-    /// walks so (0: `BYPASS`).
-    bypass: u32,
-    next_bypass: u32,
+    /// Runs to walk without the memo after a window of mostly new shapes.
+    bypass: Backoff,
 }
 
 impl ShapeMemo {
@@ -525,9 +552,9 @@ impl ShapeMemo {
     pub(super) fn start(&mut self, run: &[u8]) {
         self.changed = false;
         self.current = (0, 0);
-        self.remember = run.len() <= MAX_SHAPE && self.bypass == 0;
+        let bypassed = self.bypass.sits_out();
+        self.remember = run.len() <= MAX_SHAPE && !bypassed;
         if !self.remember {
-            self.bypass = self.bypass.saturating_sub(1);
             return;
         }
         self.shape.clear();
@@ -537,10 +564,9 @@ impl ShapeMemo {
         self.misses += u32::from(found.is_none());
         if self.lookups == PROBE {
             if self.misses > MAX_MISSES {
-                self.bypass = self.next_bypass.max(BYPASS);
-                self.next_bypass = (self.bypass * 2).min(MAX_BYPASS);
+                self.bypass.failed(BYPASS, MAX_BYPASS);
             } else {
-                self.next_bypass = BYPASS;
+                self.bypass.succeeded();
             }
             self.lookups = 0;
             self.misses = 0;
@@ -752,7 +778,7 @@ mod tests {
         let d = RULES.len();
         let mut state = None;
         assert_eq!(tiny.answer(d, run.as_bytes(), &mut state), None);
-        assert_eq!(state.as_ref().map(|s| s.skip), Some(SKIP));
+        assert_eq!(state.as_ref().map(|s| s.skip.left()), Some(SKIP));
         // (the memo takes "not known" as every gate)
         for _ in 0..SKIP {
             assert_eq!(tiny.answer(d, b"123-45-6789", &mut state), None);
@@ -807,7 +833,7 @@ mod tests {
             let run = "1-".repeat(i % 8 + 1) + &"3.".repeat(i / 8 % 8) + &"2".repeat(i / 64 + 1);
             ask(&mut memo, &run);
         }
-        assert_eq!(memo.bypass, BYPASS);
+        assert_eq!(memo.bypass.left(), BYPASS);
         let remembered = memo.answers.len();
         // ... for `BYPASS` runs, still answered right
         for i in 0..BYPASS / 2 {
@@ -818,7 +844,7 @@ mod tests {
             assert!(!ask(&mut memo, "12-34-5678"));
         }
         assert_eq!(memo.answers.len(), remembered);
-        assert_eq!(memo.bypass, 0);
+        assert_eq!(memo.bypass.left(), 0);
         // a second failed window walks twice as many so
         memo.lookups = 0;
         memo.misses = 0;
@@ -827,6 +853,6 @@ mod tests {
             ask(&mut memo, &"1-".repeat(i as usize % 24 + 1));
             memo.answers.clear();
         }
-        assert_eq!(memo.bypass, 2 * BYPASS);
+        assert_eq!(memo.bypass.left(), 2 * BYPASS);
     }
 }
