@@ -181,6 +181,50 @@ pub fn read_file(path: &Path, mmap_threshold: u64) -> std::io::Result<Content> {
     Ok(Content::Owned(buf))
 }
 
+/// Slices shorter than this are not prefaulted (small files are read, not
+/// mapped; a system call would cost more than it saves).
+const PREFAULT_MIN: usize = 1 << 20;
+
+/// Maps the pages of `bytes` (those entirely inside it) into the process before
+/// they are read, where the system can: one `madvise(MADV_POPULATE_READ)` for
+/// the whole range instead of one page fault every 16 pages as a scan first
+/// touches a memory-mapped file (corpus scan: 0.792 -> 0.748 s median over 200
+/// MB, warm page cache; see BENCHMARKS.md). Callers prefault what they are about
+/// to scan, a chunk at a time, so that on a cold page cache reading from disk
+/// still overlaps the scan of the chunks before. No effect on the bytes; errors
+/// (an old kernel, a file truncated under the map) are ignored: the pages then
+/// fault in as they are read, as without this call.
+pub fn prefault(bytes: &[u8]) {
+    if bytes.len() < PREFAULT_MIN {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: sysconf reads a constant of the system.
+        #[allow(unsafe_code)]
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(0);
+        if page == 0 {
+            return;
+        }
+        let start = (bytes.as_ptr() as usize).next_multiple_of(page);
+        let end = (bytes.as_ptr() as usize + bytes.len()) / page * page;
+        if end > start {
+            // SAFETY: the range covers whole pages inside `bytes`, memory that is
+            // mapped and readable for as long as the borrow lives; POPULATE_READ
+            // only faults those pages in for reading (it neither writes them nor
+            // changes the mapping), and fails without effect where it cannot.
+            #[allow(unsafe_code)]
+            let _ = unsafe {
+                libc::madvise(
+                    start as *mut libc::c_void,
+                    end - start,
+                    libc::MADV_POPULATE_READ,
+                )
+            };
+        }
+    }
+}
+
 /// Reads all of a reader (stdin, a pipe): held in memory up to [`SPILL_AT`]
 /// bytes, past that in a temporary file (see [`Spill`]).
 pub fn read_all(reader: impl Read) -> std::io::Result<Content> {
@@ -361,6 +405,55 @@ mod tests {
             read_all(&b"small"[..]).unwrap(),
             Content::Owned(_)
         ));
+    }
+
+    /// Minor page faults of the calling thread so far.
+    #[cfg(target_os = "linux")]
+    fn thread_faults() -> i64 {
+        // SAFETY: getrusage writes the struct it is given.
+        #[allow(unsafe_code)]
+        unsafe {
+            let mut usage: libc::rusage = std::mem::zeroed();
+            assert_eq!(libc::getrusage(libc::RUSAGE_THREAD, &mut usage), 0);
+            usage.ru_minflt
+        }
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn prefaulted_pages_are_read_without_faults() {
+        let data: Vec<u8> = (0..16_000_000u32).map(|i| (i * 13 % 241) as u8).collect();
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), &data).unwrap();
+        // Reads one byte of every page of `bytes`; returns the faults it took.
+        let touch = |bytes: &[u8]| {
+            let before = thread_faults();
+            let sum = bytes
+                .iter()
+                .step_by(512)
+                .fold(0u64, |s, &b| s + u64::from(b));
+            std::hint::black_box(sum);
+            thread_faults() - before
+        };
+        let lazy = read_file(file.path(), 1).unwrap();
+        assert!(matches!(lazy, Content::Mapped(_)));
+        // (a sub-slice that starts and ends inside pages)
+        let inner = 1001..data.len() - 999;
+        let cold = touch(&lazy[inner.clone()]);
+        let eager = read_file(file.path(), 1).unwrap();
+        prefault(&eager[inner.clone()]);
+        let warm = touch(&eager[inner.clone()]);
+        // (16 MB fault in 14 times here, in large folios; 4 KiB pages, 64 KiB
+        // around each fault, would take ~250)
+        assert!(cold > 2, "a mapped file faults as it is read: {cold}");
+        // (the two pages cut by the slice's ends may still fault)
+        assert!(warm <= 2, "prefaulted: {warm} faults");
+        assert_eq!(&eager[inner.clone()], &data[inner]);
+        // Short slices and memory that is not mapped from a file are left alone.
+        prefault(&data);
+        prefault(&data[..10]);
+        prefault(&[]);
+        assert_eq!(&*eager, &data[..]);
     }
 
     #[test]

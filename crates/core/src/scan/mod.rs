@@ -503,6 +503,11 @@ impl<'s> Layer<'s> {
                 return self.scan_chunked(outcome, bytes, lines, ctx);
             }
         }
+        // (a chunked scan prefaults chunk by chunk; formats read whole fault in
+        // as they go past a few chunks, so that reading from disk overlaps)
+        if bytes.len() <= 2 * ctx.chunk_size {
+            read::prefault(bytes);
+        }
         if let Some(mode) = document_mode(fmt) {
             return self.scan_batches(outcome, bytes, |on_hits, gate| {
                 json::scan_document_each(bytes, &ctx, mode, &mut |hits| {
@@ -631,6 +636,7 @@ impl<'s> Layer<'s> {
             |i| {
                 // The record number of each piece's first line, counted in order.
                 let base = records;
+                read::prefault(&bytes[pieces[i].0.clone()]);
                 if lines {
                     records +=
                         memchr::memchr_iter(b'\n', &bytes[pieces[i].0.clone()]).count() as u64;
