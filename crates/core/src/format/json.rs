@@ -278,7 +278,7 @@ impl<'a> Tokenizer<'a> {
         let mut capped = false;
         self.escapes.clear();
         loop {
-            let Some(k) = memchr::memchr2(b'"', b'\\', &self.b[i.min(self.end)..self.end]) else {
+            let Some(k) = quote_or_backslash(&self.b[i.min(self.end)..self.end]) else {
                 return err(start, "unterminated string");
             };
             let j = i + k;
@@ -307,6 +307,31 @@ impl<'a> Tokenizer<'a> {
             }
         }
     }
+}
+
+/// The first `"` or `\` in `hay`. The first 16 bytes are tested a word at a
+/// time before `memchr2` is called: most strings of a record (its keys, short
+/// values) end there, and `memchr2`'s set-up costs more than they do (callgrind,
+/// 105 MB corpus: 1.1 M calls, ~70 instructions each).
+#[inline(always)]
+fn quote_or_backslash(hay: &[u8]) -> Option<usize> {
+    /// Bit 7 of the lowest byte of `w` equal to `b` is set (higher ones may be
+    /// set too, spuriously, above a match).
+    fn has(w: u64, b: u8) -> u64 {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        let x = w ^ (ONES * u64::from(b));
+        x.wrapping_sub(ONES) & !x & (ONES << 7)
+    }
+    let mut at = 0;
+    while at < 16 && at + 8 <= hay.len() {
+        let w = u64::from_le_bytes(hay[at..at + 8].try_into().expect("8 bytes"));
+        let m = has(w, b'"') | has(w, b'\\');
+        if m != 0 {
+            return Some(at + (m.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    memchr::memchr2(b'"', b'\\', &hay[at..]).map(|k| at + k)
 }
 
 fn hex4(h: &[u8]) -> Option<u32> {
@@ -1222,6 +1247,28 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn quote_or_backslash_finds_the_first_like_memchr(
+            hay in proptest::collection::vec(
+                prop_oneof![
+                    1 => Just(b'"'),
+                    1 => Just(b'\\'),
+                    2 => Just(0xA2u8),
+                    2 => Just(0xDCu8),
+                    2 => Just(0x21u8),
+                    2 => Just(0x5Bu8),
+                    20 => any::<u8>(),
+                ],
+                0..40,
+            ),
+            from in 0usize..40,
+        ) {
+            // (bytes next to the two, and with bit 7 set, where a word's borrow or
+            // mask could go wrong)
+            let hay = &hay[from.min(hay.len())..];
+            prop_assert_eq!(quote_or_backslash(hay), memchr::memchr2(b'"', b'\\', hay));
+        }
+
         #[test]
         fn decoded_spans_map_to_raw_that_decodes_to_them(
             s in "\\PC{0,24}|[\"\\\\/\\x00-\\x1f\u{e9}\u{1f600}a-c]{0,24}",
