@@ -31,6 +31,11 @@
 #                  (one lazy DFA) has to learn state by state
 #   nums.csv       ~25 MB of numeric CSV rows (ids, dates, times, amounts,
 #                  account numbers): many runs, few shapes, times on every row
+#   one-string.json one JSON document whose one value is a 256 MiB string of
+#                  corpus text (newlines and quotes escaped), one-cell.csv a CSV
+#                  whose second row holds a 256 MiB quoted cell of it: a value
+#                  that long is scanned as written, not decoded into a copy, so
+#                  its peak anonymous memory stays small
 #
 # With BIG_GB=N it also scans one N GiB file on two threads and reports its peak
 # anonymous memory, which must not grow with the input (issue 6: under 256 MiB),
@@ -125,6 +130,27 @@ if not os.path.exists(path):
                     f"{r.randint(0, 23):02d}:{r.randint(0, 59):02d}:{r.randint(0, 59):02d},"
                     f"{r.randint(0, 99999)}.{r.randint(0, 99):02d},{r.randint(1, 500)},"
                     f"{r.randint(10**9, 10**10 - 1)},{r.randint(10**5, 10**6)}-{r.randint(100, 999)}\n")
+def one_value(name, head, body, tail):
+    path = os.path.join(out, name)
+    size = len(head) + 256 * MiB + len(tail)
+    if os.path.exists(path) and os.path.getsize(path) == size:
+        return
+    with open(path, "wb") as f:
+        f.write(head)
+        left = 256 * MiB
+        while left > 0:
+            piece = body[:left]
+            if len(piece) < len(body):
+                # (the cut must not leave half an escape or doubled quote)
+                trimmed = piece.rstrip(b'\\"')
+                piece = trimmed + b"x" * (len(piece) - len(trimmed))
+            f.write(piece)
+            left -= len(piece)
+        f.write(tail)
+notes = open(os.path.join(corpus, "notes-0004.txt"), "rb").read(8 * MiB)
+one_value("one-string.json", b'{"id": 1, "text": "',
+          notes.replace(b"\\", b"\\\\").replace(b'"', b'\\"').replace(b"\n", b"\\n"), b'", "n": 2}\n')
+one_value("one-cell.csv", b'id,text\n1,short\n2,"', notes.replace(b'"', b'""'), b'"\n3,short\n')
 # Dense findings (BIG_GB runs only): one IPv4 address per line, ~4.7M findings per
 # 64 MiB, each written out.
 rnd = random.Random(2)
@@ -157,7 +183,7 @@ print(f"| corpus ({len(files)} files) | {size/2**20:.0f} MiB | {base*size/1e9:.2
 for name in ["one-line.txt", "digits.txt", "at.txt", "ghp.txt", "sk.txt", "sk-proj.txt", "base64-zeros.txt",
              "dig-dash.txt", "dig-4dash.txt", "dig-space.txt", "dig-3dot.txt",
              "dig-dash-64m.txt", "hex-colon.txt", "dig-shapes.txt", "dig-shapes-long.txt",
-             "dig-shapes-joined.txt", "nums.csv"]:
+             "dig-shapes-joined.txt", "nums.csv", "one-string.json", "one-cell.csv"]:
     path = os.path.join(d, name)
     n = os.path.getsize(path)
     t = timed([path])

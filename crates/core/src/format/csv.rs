@@ -327,6 +327,7 @@ pub(crate) fn scan_each(
         }
     }
     let names = rows.names.clone().unwrap_or_default();
+    let lines_before = rows.lines_before;
     let mut next_record = rows.next_record;
     let mut capped = 0u64;
     loop {
@@ -336,7 +337,15 @@ pub(crate) fn scan_each(
         let mut rows: Vec<(usize, i64)> = Vec::new();
         let mut end = batch_start;
         let mut more = false;
+        // A row too long to decode (its cells as written): the batch ends before it.
+        let mut huge = None;
         while let Some(row) = sp.next_row(&mut cells) {
+            if row.len() > crate::scan::HUGE_VALUE {
+                huge = Some((row, next_record));
+                next_record += 1;
+                more = true;
+                break;
+            }
             rows.push((row.start, next_record));
             next_record += 1;
             for c in &cells {
@@ -360,6 +369,24 @@ pub(crate) fn scan_each(
         crate::format::recycle_view(text);
         if !hits.is_empty() {
             on_hits(hits);
+        }
+        if let Some((row, record)) = huge {
+            let (line, _) = crate::scan::LineCounter::new(bytes).locate(row.start);
+            out.warnings.push(format!(
+                "a row of {} MiB at line {} is scanned as written (its quoted cells not decoded)",
+                row.len() >> 20,
+                line + lines_before
+            ));
+            let matches = ctx.scan_text_at(bytes, row.clone(), &mut out.stats);
+            let mut hits = Vec::new();
+            let identity = OffsetMap::Identity { base: 0 };
+            let rows = [(row.start, record)];
+            attribute(
+                bytes, dialect, bytes, &identity, matches, &rows, &names, ctx, &mut hits,
+            );
+            if !hits.is_empty() {
+                on_hits(hits);
+            }
         }
         if !more {
             break;
@@ -526,6 +553,48 @@ mod tests {
         assert_eq!(out[0].findings[4].record, Some(1));
         assert_eq!(out[0].warnings.len(), 1, "{:?}", out[0].warnings);
         assert!(out[0].warnings[0].starts_with("1 quoted cell(s) with more than 64"));
+    }
+
+    #[test]
+    fn a_row_longer_than_a_view_holds_is_scanned_as_written() {
+        // HUGE_VALUE is 4 KiB in tests: the tokens of a longer row are found at
+        // their raw offsets with their record and column, as are those of the
+        // rows around it; one warning names the row.
+        let scanner = crate::engine::scanner_with(crate::engine::TOK_RULE);
+        let mut cell = String::from("tok_abcdefgh00000001 ");
+        while cell.len() < 5000 {
+            cell.push_str("w \"\"q\"\" ");
+        }
+        cell.push_str(" tok_abcdefgh00000002");
+        let data = format!(
+            "id,note\n1,\"x tok_abcdefgh00000003\"\n2,\"{cell}\"\n3,tok_abcdefgh00000004\n"
+        );
+        let (out, _) = crate::scan::scan_bytes_as(
+            "d.csv".into(),
+            data.as_bytes(),
+            crate::format::Format::Csv,
+            &scanner,
+            &crate::ScanOptions::default(),
+        );
+        let got: Vec<(usize, Option<u64>, Option<&str>)> = out[0]
+            .findings
+            .iter()
+            .map(|f| (f.start as usize, f.record, f.field.as_deref()))
+            .collect();
+        let at: Vec<usize> = data.match_indices("tok_").map(|(at, _)| at).collect();
+        assert_eq!(
+            got,
+            [
+                (at[0], Some(0), Some("note")),
+                (at[1], Some(1), Some("note")),
+                (at[2], Some(1), Some("note")),
+                (at[3], Some(2), Some("note")),
+            ]
+        );
+        assert_eq!(
+            out[0].warnings,
+            ["a row of 0 MiB at line 3 is scanned as written (its quoted cells not decoded)"]
+        );
     }
 
     #[test]

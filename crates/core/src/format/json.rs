@@ -889,9 +889,20 @@ pub(crate) fn scan_document_each(
         let mut view = ViewBuilder::with_hint(bytes, batch_start, batch + (64 << 10));
         let mut failed = None;
         let mut ended = false;
+        // A string too long to decode: the batch ends before it.
+        let mut huge = None;
         loop {
             let before = w.tok.pos;
+            let capped = w.tok.capped_strings;
             match w.step() {
+                Step::Token(Tok::Str { span, .. } | Tok::Key { span, .. })
+                    if span.len() > crate::scan::HUGE_VALUE =>
+                {
+                    // (none of its escapes is decoded: its own warning says so)
+                    w.tok.capped_strings = capped;
+                    huge = Some(span);
+                    break;
+                }
                 Step::Token(t) => w.feed_view(&t, &mut view, ctx.fields),
                 Step::End => {
                     ended = true;
@@ -906,18 +917,43 @@ pub(crate) fn scan_document_each(
                 break;
             }
         }
-        let batch_end = match failed {
-            Some((before, _)) => before,
-            None if ended => bytes.len(),
-            None => w.tok.pos,
+        let batch_end = match (&failed, &huge) {
+            (Some((before, _)), _) => *before,
+            (None, Some(span)) => span.start,
+            (None, None) if ended => bytes.len(),
+            (None, None) => w.tok.pos,
         };
         let (text, map) = view.finish(batch_end);
         let matches = ctx.scan(&text, &mut out.stats);
         let mut hits = Vec::new();
-        attribute(&text, &map, matches, saved, ctx, &mut hits);
+        attribute(&text, &map, matches, saved.clone(), ctx, &mut hits);
         crate::format::recycle_view(text);
         if !hits.is_empty() {
             on_hits(hits);
+        }
+        if let Some(span) = huge {
+            // Its content as written, where the walker from the batch's start
+            // finds its token again.
+            let content = span.start + 1..span.end - 1;
+            let (line, col) = crate::scan::LineCounter::new(bytes).locate(span.start);
+            out.warnings.push(format!(
+                "a string of {} MiB at line {line} column {col} is scanned as written (its escapes not decoded)",
+                content.len() >> 20
+            ));
+            let matches = ctx.scan_text_at(bytes, content, &mut out.stats);
+            let mut hits = Vec::new();
+            attribute(
+                bytes,
+                &OffsetMap::Identity { base: 0 },
+                matches,
+                saved,
+                ctx,
+                &mut hits,
+            );
+            if !hits.is_empty() {
+                on_hits(hits);
+            }
+            continue;
         }
         if let Some((before, e)) = failed {
             let (line, col) = crate::scan::LineCounter::new(bytes).locate(e.offset);
@@ -1158,6 +1194,52 @@ mod tests {
             &crate::ScanOptions::default(),
         );
         assert_eq!(out[0].warnings, [capped_warning(1)]);
+    }
+
+    #[test]
+    fn a_string_longer_than_a_view_holds_is_scanned_as_written() {
+        // HUGE_VALUE is 4 KiB in tests: the tokens of a longer string (a value, a
+        // key) are found at their raw offsets with its pointer, as are those of
+        // the strings around it, in batches of any size; one warning each, and
+        // none for the escapes past the decoded ones (the string decodes none).
+        let mut long = String::from("tok_aaaa0001 ");
+        while long.len() < 5000 {
+            long.push_str("w \\n \\\"q\\\" \\u00e9 ");
+        }
+        long.push_str(" tok_bbbb0002");
+        let doc = format!(
+            "{{\"a\": \"x\\ny tok_cccc0003\", \"long\": \"{long}\", \"c\": [\"tok_dddd0004\"], \"{long}\": 1, \"d\": \"tok_eeee0005\"}}"
+        );
+        let found = doc_findings(doc.as_bytes(), 1 << 20);
+        let want: Vec<u64> = doc.match_indices("tok_").map(|(at, _)| at as u64).collect();
+        assert_eq!(want.len(), 7);
+        assert_eq!(found.iter().map(|f| f.2).collect::<Vec<_>>(), want);
+        let fields: Vec<Option<&str>> = found.iter().map(|f| f.1.as_deref()).collect();
+        assert_eq!(
+            fields[..4],
+            [Some("/a"), Some("/long"), Some("/long"), Some("/c/0")]
+        );
+        assert_eq!(fields[6], Some("/d"));
+        assert_eq!(found, doc_findings(doc.as_bytes(), 64));
+        let scanner = crate::engine::scanner_with(crate::engine::TOK_RULE);
+        let (out, _) = crate::scan::scan_bytes_as(
+            "d.json".into(),
+            doc.as_bytes(),
+            crate::format::Format::Json,
+            &scanner,
+            &crate::ScanOptions::default(),
+        );
+        // (1-based columns of their opening quotes)
+        let warned = |column| {
+            format!("a string of 0 MiB at line 1 column {column} is scanned as written (its escapes not decoded)")
+        };
+        assert_eq!(
+            out[0].warnings,
+            [
+                warned(doc.find(&long).unwrap()),
+                warned(doc.rfind(&long).unwrap())
+            ]
+        );
     }
 
     #[test]
