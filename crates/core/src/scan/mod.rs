@@ -636,8 +636,10 @@ impl<'s> Layer<'s> {
             |i| {
                 // The record number of each piece's first line, counted in order.
                 let base = records;
-                read::prefault(&bytes[pieces[i].0.clone()]);
                 if lines {
+                    // (the count is the piece's first read: its pages are mapped
+                    // first; text pieces map theirs in parallel, below)
+                    read::prefault(&bytes[pieces[i].0.clone()]);
                     records +=
                         memchr::memchr_iter(b'\n', &bytes[pieces[i].0.clone()]).count() as u64;
                 }
@@ -645,6 +647,9 @@ impl<'s> Layer<'s> {
             },
             |i, base| {
                 let (range, text) = pieces[i].clone();
+                if !lines {
+                    read::prefault(&bytes[range.clone()]);
+                }
                 if text {
                     let (matches, stats) =
                         scan_range(bytes, range.clone(), scanner, ctx.config, ctx.stats);
