@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Two builds of datasieve alternated over the same input, RUNS times each: the
-minimum and median CPU time (user + system) and wall time of each. Alternating
-spreads the load of other jobs on this shared machine over both builds.
+"""Builds of datasieve alternated over the same input, RUNS times each: the
+minimum, first quartile and median CPU time (user + system) and wall time of
+each. Alternating spreads the load of other jobs on this shared machine over
+the builds.
 
 usage: benches/alternate.py RUNS OLD_BIN NEW_BIN PATH [scan options, default -j1]
+       benches/alternate.py RUNS BIN1,BIN2[,BIN3...] PATH [scan options]
 e.g.   benches/alternate.py 9 /tmp/ds-old target/release/datasieve target/bench-corpus-200
 """
 import resource
@@ -12,8 +14,12 @@ import subprocess
 import sys
 import time
 
-runs, bins, path = int(sys.argv[1]), sys.argv[2:4], sys.argv[4]
-options = sys.argv[5:] or ["-j1"]
+runs = int(sys.argv[1])
+if "," in sys.argv[2]:
+    bins, rest = sys.argv[2].split(","), sys.argv[3:]
+else:
+    bins, rest = sys.argv[2:4], sys.argv[4:]
+path, options = rest[0], rest[1:] or ["-j1"]
 cpu = {b: [] for b in bins}
 wall = {b: [] for b in bins}
 for _ in range(runs):
@@ -25,6 +31,12 @@ for _ in range(runs):
         wall[b].append(time.perf_counter() - start)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu[b].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+
+
+def summary(xs):
+    xs = sorted(xs)
+    return f"min {xs[0]:.3f} q1 {xs[len(xs) // 4]:.3f} median {statistics.median(xs):.3f}"
+
+
 for b in bins:
-    print(f"{b}: cpu min {min(cpu[b]):.3f} median {statistics.median(cpu[b]):.3f} s | "
-          f"wall min {min(wall[b]):.3f} median {statistics.median(wall[b]):.3f} s")
+    print(f"{b}: cpu {summary(cpu[b])} s | wall {summary(wall[b])} s")
