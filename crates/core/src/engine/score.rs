@@ -251,6 +251,10 @@ fn placeholder_in(lower: &[u8], body: &[u8]) -> Option<&'static str> {
 /// True when a block of at most 4 characters repeats over at least 16 characters
 /// and two thirds of `body` (`abcdabcdabcd...`): no random secret looks like that.
 fn repeated_pattern(body: &[u8]) -> bool {
+    // (a repeat spans at most the body)
+    if body.len() < 16 {
+        return false;
+    }
     (2..=4).any(|p| {
         let mut best = 0;
         let mut run = 0;
