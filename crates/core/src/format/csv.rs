@@ -519,11 +519,18 @@ mod tests {
         assert_eq!(rows(b"a,\"b\"junk,c"), vec![vec!["a", "b", "c"]]);
     }
 
+    /// The outcomes of a CSV file scanned with the `tok_` rule and default options.
+    fn tok_outcomes(data: &[u8]) -> Vec<crate::scan::FileOutcome> {
+        let scanner = crate::engine::scanner_with(crate::engine::TOK_RULE);
+        let opts = crate::ScanOptions::default();
+        let csv = crate::format::Format::Csv;
+        crate::scan::scan_bytes_as("d.csv".into(), data, csv, &scanner, &opts).0
+    }
+
     #[test]
     fn a_cell_with_more_doubled_quotes_than_are_decoded_is_scanned_as_written_past_them() {
         // MAX_DECODED_ESCAPES is 64 in tests: tokens before and after the 64th
         // doubled quote of one cell are found at their raw offsets.
-        let scanner = crate::engine::scanner_with(crate::engine::TOK_RULE);
         let mut cell = String::new();
         for i in 0..200 {
             cell.push_str(&format!("w{i} \"\"q\"\" "));
@@ -532,13 +539,7 @@ mod tests {
             }
         }
         let data = format!("id,note\n1,\"{cell}\"\n2,\"x \"\"tok_abcdefgh00000999\"\"\"\n");
-        let (out, _) = crate::scan::scan_bytes_as(
-            "d.csv".into(),
-            data.as_bytes(),
-            crate::format::Format::Csv,
-            &scanner,
-            &crate::ScanOptions::default(),
-        );
+        let out = tok_outcomes(data.as_bytes());
         let got: Vec<(usize, usize)> = out[0]
             .findings
             .iter()
@@ -560,7 +561,6 @@ mod tests {
         // HUGE_VALUE is 4 KiB in tests: the tokens of a longer row are found at
         // their raw offsets with their record and column, as are those of the
         // rows around it; one warning names the row.
-        let scanner = crate::engine::scanner_with(crate::engine::TOK_RULE);
         let mut cell = String::from("tok_abcdefgh00000001 ");
         while cell.len() < 5000 {
             cell.push_str("w \"\"q\"\" ");
@@ -569,13 +569,7 @@ mod tests {
         let data = format!(
             "id,note\n1,\"x tok_abcdefgh00000003\"\n2,\"{cell}\"\n3,tok_abcdefgh00000004\n"
         );
-        let (out, _) = crate::scan::scan_bytes_as(
-            "d.csv".into(),
-            data.as_bytes(),
-            crate::format::Format::Csv,
-            &scanner,
-            &crate::ScanOptions::default(),
-        );
+        let out = tok_outcomes(data.as_bytes());
         let got: Vec<(usize, Option<u64>, Option<&str>)> = out[0]
             .findings
             .iter()
