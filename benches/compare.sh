@@ -4,7 +4,9 @@
 #   occurs (the scan limit), `rg -j1 -f` with the catalog's own regexes (what a user
 #   would otherwise run), and `cat > /dev/null`.
 # Prints the median wall time of several runs, MB/s, ratios, and datasieve's peak
-# anonymous memory (heap; the mapped input is not counted).
+# anonymous memory (heap; the mapped input is not counted). The commands' runs are
+# interleaved (one of each, RUNS times), so that the ratios compare runs made
+# under the same load from other jobs on a shared machine.
 #
 # `rg -f` runs at about 1 MB/s or less, so it and datasieve are also timed on a
 # slice of the corpus (the first SLICE_MB of one file, default 4) for that ratio.
@@ -54,13 +56,19 @@ rows = [
     ("datasieve -j1", [binary, "scan", "-q", "-j1", "--format", "jsonl", corpus]),
     ("datasieve -j2", [binary, "scan", "-q", "-j2", "--format", "jsonl", corpus]),
 ]
-results = {}
-print(f"corpus: {corpus}, {len(files)} files, {size/1e6:.0f} MB, median of {runs} runs, warm cache")
+print(f"corpus: {corpus}, {len(files)} files, {size/1e6:.0f} MB, median of {runs} interleaved runs, warm cache")
 subprocess.run(["sh", "-c", f"cat {corpus}/* > /dev/null"])
-for name, cmd in rows:
-    t, anon = run(cmd, runs)
-    results[name] = t
-    extra = f"  peak anon {anon/1024:.1f} MiB" if name.startswith("datasieve") else ""
+times = {name: [] for name, _ in rows}
+anon = {name: 0 for name, _ in rows}
+for _ in range(runs):
+    for name, cmd in rows:
+        t, kib = run(cmd, 1)
+        times[name].append(t)
+        anon[name] = max(anon[name], kib)
+results = {}
+for name, _ in rows:
+    t = results[name] = statistics.median(times[name])
+    extra = f"  peak anon {anon[name]/1024:.1f} MiB" if name.startswith("datasieve") else ""
     print(f"| {name:<30} | {t:8.3f} s | {size/t/1e6:9.1f} MB/s |{extra}")
 ds1, ds2 = results["datasieve -j1"], results["datasieve -j2"]
 slice_size = sum(os.path.getsize(os.path.join(slice_dir, f)) for f in os.listdir(slice_dir))
