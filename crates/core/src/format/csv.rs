@@ -328,6 +328,8 @@ pub(crate) fn scan_each(
     }
     let names = rows.names.clone().unwrap_or_default();
     let lines_before = rows.lines_before;
+    // Lines of the rows too long to decode, counted once across them.
+    let mut long_lines = crate::scan::LineCounter::new(bytes);
     let mut next_record = rows.next_record;
     let mut capped = 0u64;
     loop {
@@ -371,7 +373,7 @@ pub(crate) fn scan_each(
             on_hits(hits);
         }
         if let Some((row, record)) = huge {
-            let (line, _) = crate::scan::LineCounter::new(bytes).locate(row.start);
+            let (line, _) = long_lines.locate(row.start);
             out.warnings.push(format!(
                 "a row of {} MiB at line {} is scanned as written (its quoted cells not decoded)",
                 row.len() >> 20,

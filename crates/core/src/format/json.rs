@@ -882,6 +882,8 @@ pub(crate) fn scan_document_each(
     if !w.tok.skip_ws() {
         return out;
     }
+    // Lines of the strings too long to decode, counted once across them.
+    let mut long_lines = crate::scan::LineCounter::new(bytes);
     loop {
         let saved = w.clone();
         let batch_start = w.tok.pos;
@@ -935,7 +937,7 @@ pub(crate) fn scan_document_each(
             // Its content as written, where the walker from the batch's start
             // finds its token again.
             let content = span.start + 1..span.end - 1;
-            let (line, col) = crate::scan::LineCounter::new(bytes).locate(span.start);
+            let (line, col) = long_lines.locate(span.start);
             out.warnings.push(format!(
                 "a string of {} MiB at line {line} column {col} is scanned as written (its escapes not decoded)",
                 content.len() >> 20
