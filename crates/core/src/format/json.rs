@@ -928,12 +928,14 @@ pub(crate) fn scan_document_each(
         let (text, map) = view.finish(batch_end);
         let matches = ctx.scan(&text, &mut out.stats);
         let mut hits = Vec::new();
-        attribute(&text, &map, matches, saved.clone(), ctx, &mut hits);
+        // (the walker from the batch's start is needed again for a long string)
+        let again = huge.as_ref().map(|_| saved.clone());
+        attribute(&text, &map, matches, saved, ctx, &mut hits);
         crate::format::recycle_view(text);
         if !hits.is_empty() {
             on_hits(hits);
         }
-        if let Some(span) = huge {
+        if let (Some(span), Some(saved)) = (huge, again) {
             // Its content as written, where the walker from the batch's start
             // finds its token again.
             let content = span.start + 1..span.end - 1;
