@@ -334,6 +334,17 @@ fn quote_or_backslash(hay: &[u8]) -> Option<usize> {
     memchr::memchr2(b'"', b'\\', &hay[at..]).map(|k| at + k)
 }
 
+/// The span of a string token (key or value) too long to decode into a view
+/// ([`crate::scan::HUGE_VALUE`]).
+fn too_long(t: &Tok) -> Option<Range<usize>> {
+    match t {
+        Tok::Str { span, .. } | Tok::Key { span, .. } if span.len() > crate::scan::HUGE_VALUE => {
+            Some(span.clone())
+        }
+        _ => None,
+    }
+}
+
 fn hex4(h: &[u8]) -> Option<u32> {
     if h.len() != 4 {
         return None;
@@ -728,6 +739,14 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// True when `tok`, the current token, is a string value left out of the scan
+    /// (`--fields`, a notebook's binary outputs).
+    pub(crate) fn left_out(&self, tok: &Tok, fields: Option<&FieldFilter>) -> bool {
+        matches!(tok, Tok::Str { .. })
+            && (fields.is_some() || self.mode == Mode::Notebook)
+            && self.skips(fields)
+    }
+
     /// Handles a string token for the view: decodes escapes, or skips it.
     pub(crate) fn feed_view(
         &self,
@@ -738,7 +757,7 @@ impl<'a> Walker<'a> {
         match tok {
             Tok::Str { span, escaped } => {
                 let content = span.start + 1..span.end - 1;
-                if (fields.is_some() || self.mode == Mode::Notebook) && self.skips(fields) {
+                if self.left_out(tok, fields) {
                     view.skip(content);
                 } else if *escaped {
                     decode_escapes(self.tok.b, &self.tok.escapes, content.end, view);
@@ -897,12 +916,11 @@ pub(crate) fn scan_document_each(
             let before = w.tok.pos;
             let capped = w.tok.capped_strings;
             match w.step() {
-                Step::Token(Tok::Str { span, .. } | Tok::Key { span, .. })
-                    if span.len() > crate::scan::HUGE_VALUE =>
-                {
+                Step::Token(t) if too_long(&t).is_some() && !w.left_out(&t, ctx.fields) => {
+                    let span = too_long(&t);
                     // (none of its escapes is decoded: its own warning says so)
                     w.tok.capped_strings = capped;
-                    huge = Some(span);
+                    huge = span;
                     break;
                 }
                 Step::Token(t) => w.feed_view(&t, &mut view, ctx.fields),
@@ -1238,6 +1256,46 @@ mod tests {
                 warned(doc.rfind(&long).unwrap())
             ]
         );
+    }
+
+    #[test]
+    fn a_long_string_left_out_of_the_scan_stays_out() {
+        // A notebook's binary output and a field outside `--fields` are not
+        // scanned, however long; a long source string is, as written.
+        let long = |tok: &str| format!("{} {tok} {}", "A".repeat(3000), "B".repeat(3000));
+        let nb = format!(
+            "{{\"cells\": [{{\"cell_type\": \"code\", \"source\": [\"{}\"], \"outputs\": [{{\"data\": {{\"image/png\": \"{}\"}}}}]}}]}}",
+            long("tok_abcdefgh00000001"),
+            long("tok_abcdefgh00000002")
+        );
+        let scanner = crate::engine::scanner_with(crate::engine::TOK_RULE);
+        let scan = |doc: &str, format, fields: Option<&str>| {
+            let opts = crate::ScanOptions {
+                fields: fields.and_then(crate::format::FieldFilter::parse),
+                ..Default::default()
+            };
+            let (out, _) =
+                crate::scan::scan_bytes_as("d".into(), doc.as_bytes(), format, &scanner, &opts);
+            let found: Vec<usize> = out[0].findings.iter().map(|f| f.start as usize).collect();
+            (found, out[0].warnings.len())
+        };
+        let at = |doc: &str, tok| doc.find(tok).unwrap();
+        let ipynb = crate::format::Format::Ipynb;
+        assert_eq!(
+            scan(&nb, ipynb, None),
+            (vec![at(&nb, "tok_abcdefgh00000001")], 1)
+        );
+        let doc = format!(
+            "{{\"a\": \"{}\", \"b\": \"{}\"}}",
+            long("tok_abcdefgh00000003"),
+            long("tok_abcdefgh00000004")
+        );
+        let json = crate::format::Format::Json;
+        assert_eq!(
+            scan(&doc, json, Some("b")),
+            (vec![at(&doc, "tok_abcdefgh00000004")], 1)
+        );
+        assert_eq!(scan(&doc, json, None).0.len(), 2);
     }
 
     #[test]
