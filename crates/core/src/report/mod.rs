@@ -78,6 +78,8 @@ pub struct ReportWriter<W: Write> {
     files: Vec<serde_json::Value>,
     /// SARIF: the rules of the results, in order of their first result.
     rules: sarif::Rules,
+    /// JSON Lines: the line being written.
+    line: Vec<u8>,
 }
 
 /// A pretty-printed JSON value whose lines after the first are indented by
@@ -109,6 +111,7 @@ impl<W: Write> ReportWriter<W> {
             kept: false,
             files: Vec::new(),
             rules: sarif::Rules::default(),
+            line: Vec::new(),
         })
     }
 
@@ -133,8 +136,11 @@ impl<W: Write> ReportWriter<W> {
                     self.written += 1;
                 }
                 OutputFormat::Jsonl => {
-                    serde_json::to_writer(&mut self.out, &f.record_view(self.opts.show_secrets))?;
-                    writeln!(self.out)?;
+                    self.line.clear();
+                    f.record_view(self.opts.show_secrets)
+                        .write_json(&mut self.line);
+                    self.line.push(b'\n');
+                    self.out.write_all(&self.line)?;
                 }
                 OutputFormat::Sarif => {
                     if f.dropped {
