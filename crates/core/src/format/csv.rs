@@ -342,7 +342,7 @@ pub(crate) fn scan_each(
         // A row too long to decode (its cells as written): the batch ends before it.
         let mut huge = None;
         while let Some(row) = sp.next_row(&mut cells) {
-            if row.len() > crate::scan::HUGE_VALUE {
+            if row.len() > crate::format::HUGE_VALUE {
                 huge = Some((row, next_record));
                 next_record += 1;
                 more = true;
@@ -379,12 +379,13 @@ pub(crate) fn scan_each(
                 row.len() >> 20,
                 line + lines_before
             ));
-            let matches = ctx.scan_text_at(bytes, row.clone(), &mut out.stats);
+            let text = &bytes[row.clone()];
+            let map = OffsetMap::Identity { base: row.start };
+            let matches = ctx.scan_text(text, &mut out.stats);
             let mut hits = Vec::new();
-            let identity = OffsetMap::Identity { base: 0 };
             let rows = [(row.start, record)];
             attribute(
-                bytes, dialect, bytes, &identity, matches, &rows, &names, ctx, &mut hits,
+                bytes, dialect, text, &map, matches, &rows, &names, ctx, &mut hits,
             );
             if !hits.is_empty() {
                 on_hits(hits);

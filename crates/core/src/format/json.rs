@@ -335,10 +335,10 @@ fn quote_or_backslash(hay: &[u8]) -> Option<usize> {
 }
 
 /// The span of a string token (key or value) too long to decode into a view
-/// ([`crate::scan::HUGE_VALUE`]).
+/// ([`crate::format::HUGE_VALUE`]).
 fn too_long(t: &Tok) -> Option<Range<usize>> {
     match t {
-        Tok::Str { span, .. } | Tok::Key { span, .. } if span.len() > crate::scan::HUGE_VALUE => {
+        Tok::Str { span, .. } | Tok::Key { span, .. } if span.len() > crate::format::HUGE_VALUE => {
             Some(span.clone())
         }
         _ => None,
@@ -916,14 +916,15 @@ pub(crate) fn scan_document_each(
             let before = w.tok.pos;
             let capped = w.tok.capped_strings;
             match w.step() {
-                Step::Token(t) if too_long(&t).is_some() && !w.left_out(&t, ctx.fields) => {
-                    let span = too_long(&t);
-                    // (none of its escapes is decoded: its own warning says so)
-                    w.tok.capped_strings = capped;
-                    huge = span;
-                    break;
-                }
-                Step::Token(t) => w.feed_view(&t, &mut view, ctx.fields),
+                Step::Token(t) => match too_long(&t).filter(|_| !w.left_out(&t, ctx.fields)) {
+                    Some(span) => {
+                        // (none of its escapes is decoded: its own warning says so)
+                        w.tok.capped_strings = capped;
+                        huge = Some(span);
+                        break;
+                    }
+                    None => w.feed_view(&t, &mut view, ctx.fields),
+                },
                 Step::End => {
                     ended = true;
                     break;
@@ -946,32 +947,28 @@ pub(crate) fn scan_document_each(
         let (text, map) = view.finish(batch_end);
         let matches = ctx.scan(&text, &mut out.stats);
         let mut hits = Vec::new();
-        // (the walker from the batch's start is needed again for a long string)
-        let again = huge.as_ref().map(|_| saved.clone());
+        // (a long string is found again by the walker from the batch's start)
+        let huge = huge.map(|span| (span, saved.clone()));
         attribute(&text, &map, matches, saved, ctx, &mut hits);
         crate::format::recycle_view(text);
         if !hits.is_empty() {
             on_hits(hits);
         }
-        if let (Some(span), Some(saved)) = (huge, again) {
-            // Its content as written, where the walker from the batch's start
-            // finds its token again.
+        if let Some((span, saved)) = huge {
+            // Its content as written.
             let content = span.start + 1..span.end - 1;
             let (line, col) = long_lines.locate(span.start);
             out.warnings.push(format!(
                 "a string of {} MiB at line {line} column {col} is scanned as written (its escapes not decoded)",
                 content.len() >> 20
             ));
-            let matches = ctx.scan_text_at(bytes, content, &mut out.stats);
+            let text = &bytes[content.clone()];
+            let map = OffsetMap::Identity {
+                base: content.start,
+            };
+            let matches = ctx.scan_text(text, &mut out.stats);
             let mut hits = Vec::new();
-            attribute(
-                bytes,
-                &OffsetMap::Identity { base: 0 },
-                matches,
-                saved,
-                ctx,
-                &mut hits,
-            );
+            attribute(text, &map, matches, saved, ctx, &mut hits);
             if !hits.is_empty() {
                 on_hits(hits);
             }

@@ -249,6 +249,11 @@ pub fn strip_compression_ext(name: &str) -> String {
 /// scanned as written (escapes and all), and the file gets a warning.
 pub(crate) const MAX_DECODED_ESCAPES: usize = if cfg!(test) { 64 } else { 1 << 20 };
 
+/// A string (JSON) or row (CSV) longer than this is scanned as it is written,
+/// its escapes not decoded, instead of being decoded into a view: a view holds
+/// a copy, and one value of hundreds of megabytes would hold as much memory.
+pub(crate) const HUGE_VALUE: usize = if cfg!(test) { 4 << 10 } else { 16 << 20 };
+
 /// One piece of an [`OffsetMap::Runs`] map: decoded bytes from `decoded` up to the
 /// next run's `decoded` came from raw bytes from `raw` up to the next run's `raw`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

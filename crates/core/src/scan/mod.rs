@@ -1552,30 +1552,7 @@ impl ScanCtx<'_> {
         };
         scan_text(hay, self.scanner, &opts, stats)
     }
-
-    /// Scans `bytes[range]` as plain text ([`ScanCtx::scan_text`]); matches at
-    /// offsets in `bytes`.
-    pub(crate) fn scan_text_at(
-        &self,
-        bytes: &[u8],
-        range: Range<usize>,
-        stats: &mut Vec<RuleStats>,
-    ) -> Vec<Match> {
-        let base = range.start;
-        let mut matches = self.scan_text(&bytes[range], stats);
-        for m in &mut matches {
-            m.start += base;
-            m.end += base;
-            m.match_span = m.match_span.start + base..m.match_span.end + base;
-        }
-        matches
-    }
 }
-
-/// A string (JSON) or row (CSV) longer than this is scanned as it is written,
-/// its escapes not decoded, instead of being decoded into a view: a view holds
-/// a copy, and one value of hundreds of megabytes would hold as much memory.
-pub(crate) const HUGE_VALUE: usize = if cfg!(test) { 4 << 10 } else { 16 << 20 };
 
 /// A match located in the input: raw offsets in `m`, the value as scanned.
 #[derive(Debug, Clone)]
