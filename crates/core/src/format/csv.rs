@@ -522,14 +522,6 @@ mod tests {
         assert_eq!(rows(b"a,\"b\"junk,c"), vec![vec!["a", "b", "c"]]);
     }
 
-    /// The outcomes of a CSV file scanned with the `tok_` rule and default options.
-    fn tok_outcomes(data: &[u8]) -> Vec<crate::scan::FileOutcome> {
-        let scanner = crate::engine::scanner_with(crate::engine::TOK_RULE);
-        let opts = crate::ScanOptions::default();
-        let csv = crate::format::Format::Csv;
-        crate::scan::scan_bytes_as("d.csv".into(), data, csv, &scanner, &opts).0
-    }
-
     #[test]
     fn a_cell_with_more_doubled_quotes_than_are_decoded_is_scanned_as_written_past_them() {
         // MAX_DECODED_ESCAPES is 64 in tests: tokens before and after the 64th
@@ -542,7 +534,7 @@ mod tests {
             }
         }
         let data = format!("id,note\n1,\"{cell}\"\n2,\"x \"\"tok_abcdefgh00000999\"\"\"\n");
-        let out = tok_outcomes(data.as_bytes());
+        let out = crate::format::tok_outcomes(data.as_bytes(), crate::format::Format::Csv);
         let got: Vec<(usize, usize)> = out[0]
             .findings
             .iter()
@@ -572,7 +564,7 @@ mod tests {
         let data = format!(
             "id,note\n1,\"x tok_abcdefgh00000003\"\n2,\"{cell}\"\n3,tok_abcdefgh00000004\n"
         );
-        let out = tok_outcomes(data.as_bytes());
+        let out = crate::format::tok_outcomes(data.as_bytes(), crate::format::Format::Csv);
         let got: Vec<(usize, Option<u64>, Option<&str>)> = out[0]
             .findings
             .iter()

@@ -1184,14 +1184,6 @@ mod tests {
             .collect()
     }
 
-    /// The outcomes of a document scanned with the `tok_` rule and default options.
-    fn tok_outcomes(doc: &[u8]) -> Vec<crate::scan::FileOutcome> {
-        let scanner = crate::engine::scanner_with(crate::engine::TOK_RULE);
-        let opts = crate::ScanOptions::default();
-        let json = crate::format::Format::Json;
-        crate::scan::scan_bytes_as("d.json".into(), doc, json, &scanner, &opts).0
-    }
-
     #[test]
     fn a_string_with_more_escapes_than_are_decoded_is_scanned_as_written_past_them() {
         // MAX_DECODED_ESCAPES is 64 in tests: tokens before and after the 64th
@@ -1212,7 +1204,7 @@ mod tests {
             assert_eq!(&doc[f.2 as usize..f.3 as usize].len(), &12);
         }
         assert_eq!(found[4].1.as_deref(), Some("/b"));
-        let out = tok_outcomes(doc.as_bytes());
+        let out = crate::format::tok_outcomes(doc.as_bytes(), crate::format::Format::Json);
         assert_eq!(out[0].warnings, [capped_warning(1)]);
     }
 
@@ -1241,7 +1233,7 @@ mod tests {
         );
         assert_eq!(fields[6], Some("/d"));
         assert_eq!(found, doc_findings(doc.as_bytes(), 64));
-        let out = tok_outcomes(doc.as_bytes());
+        let out = crate::format::tok_outcomes(doc.as_bytes(), crate::format::Format::Json);
         // (1-based columns of their opening quotes)
         let warned = |column| {
             format!("a string of 0 MiB at line 1 column {column} is scanned as written (its escapes not decoded)")

@@ -620,6 +620,15 @@ impl FieldFilter {
     }
 }
 
+/// The outcomes of `data` scanned as `format` with the `tok_` test rule and
+/// default options.
+#[cfg(test)]
+pub(crate) fn tok_outcomes(data: &[u8], format: Format) -> Vec<crate::scan::FileOutcome> {
+    let scanner = crate::engine::scanner_with(crate::engine::TOK_RULE);
+    let opts = crate::ScanOptions::default();
+    crate::scan::scan_bytes_as("d".into(), data, format, &scanner, &opts).0
+}
+
 /// Checks findings of `data`, as (record, field, start, end), against a table of
 /// (record, JSON Pointer, raw text), in order.
 #[cfg(test)]
