@@ -21,21 +21,19 @@ use regex_automata::util::syntax;
 use regex_automata::{Input, MatchKind};
 
 use super::anchor::AnchoredRegex;
-use super::run_shape::Backoff;
+use super::run_shape::{Backoff, CLEARS, MAX_SKIP, SKIP};
 
 /// Most memory of the set's lazy DFA per thread. It grows only as states are
 /// built: ~60 KB for a 15 MB run of numbers joined by `-`, ~3.4 MB for runs of
 /// random digit groups (a 2 MB cache was cleared 21 times over one such run of
 /// 20 MB, rebuilding states: 2.2 s against 0.76 s).
 const CACHE_BYTES: usize = 16 << 20;
-/// The lazy DFA gives up when it is cleared this often while building a state
-/// for every few bytes (as the regex crate's own searches do): the rules then
-/// run their own regexes, as without the set, and the set sits out the next
-/// long runs (`SKIP`, doubling each time it gives up again, up to `MAX_SKIP`).
-const CLEARS: usize = 3;
+/// The lazy DFA gives up when it is cleared `CLEARS` times while building a
+/// state for every few bytes (as the regex crate's own searches do): the rules
+/// then run their own regexes, as without the set, and the set sits out the
+/// next long runs (`SKIP`, doubling each time it gives up again, up to
+/// `MAX_SKIP`).
 const BYTES_PER_STATE: usize = 10;
-const SKIP: u32 = 64;
-const MAX_SKIP: u32 = 1 << 20;
 
 /// The regexes of the gated digit rules, compiled together on first use.
 #[derive(Debug, Default)]

@@ -526,10 +526,14 @@ impl CompiledRule {
     /// enough (`word_len`).
     #[inline(always)]
     fn triggered_at(&self, hay: &[u8], span: &Range<usize>) -> bool {
-        if self.word_len == 0 && self.followed_by.is_none() {
-            return true;
-        }
-        self.trigger_checks(hay, span)
+        !self.tests_trigger() || self.trigger_checks(hay, span)
+    }
+
+    /// Whether the rule tests the bytes at its trigger (`word_len`,
+    /// `followed_by`).
+    #[inline(always)]
+    fn tests_trigger(&self) -> bool {
+        self.word_len > 0 || self.followed_by.is_some()
     }
 
     /// [`CompiledRule::triggered_at`] for a rule with `word_len` or `followed_by`.
@@ -715,18 +719,6 @@ impl Scanner {
             }
             let source = RegexSource::of(rule);
             let before = rule.max_before.map_or(max_len, |b| b.min(max_len));
-            if let Some(a) = rule.anchor {
-                let regex = anchor::AnchoredRegex {
-                    pattern: &source.pattern,
-                    unicode: source.unicode,
-                    in_a_row: loaded.regex.digits_in_a_row,
-                    longest: loaded.regex.regex_len.unwrap_or(MAX_WINDOW),
-                    before,
-                    max_len,
-                    start_checked: rule.word_len > 0 || rule.followed_by.is_some(),
-                };
-                anchors.add(idx as u32, a, regex);
-            }
             if let Some(spec) = &rule.context {
                 match contexts.iter_mut().find(|(s, _)| *s == spec) {
                     Some((_, users)) => users.push(idx),
@@ -762,6 +754,19 @@ impl Scanner {
                 yields_to: Vec::new(),
                 yielded_to: false,
             });
+            let compiled = &rules[idx];
+            if let Some(a) = rule.anchor {
+                let regex = anchor::AnchoredRegex {
+                    pattern: &compiled.source.pattern,
+                    unicode: compiled.source.unicode,
+                    in_a_row: loaded.regex.digits_in_a_row,
+                    longest: loaded.regex.regex_len.unwrap_or(MAX_WINDOW),
+                    before,
+                    max_len,
+                    start_checked: compiled.tests_trigger(),
+                };
+                anchors.add(idx as u32, a, regex);
+            }
         }
         for (idx, loaded) in set.rules().iter().enumerate() {
             rules[idx].yields_to = loaded

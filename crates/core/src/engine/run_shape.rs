@@ -59,12 +59,13 @@ const MAX_BYPASS: u32 = 1 << 22;
 /// Most memory of a gate's lazy DFA per thread (all gates' together: 32 times
 /// this; ~1 MB for runs of random digit groups).
 const CACHE_BYTES: usize = 256 << 10;
-/// A DFA gives up when cleared this often (it would rebuild states on every
-/// walk): its gates then let runs through, and it sits out the next `SKIP` walks
-/// (doubling each time it gives up again, up to `MAX_SKIP`).
-const CLEARS: usize = 3;
-const SKIP: u32 = 64;
-const MAX_SKIP: u32 = 1 << 20;
+/// A lazy DFA of the anchors (the gates', the digit set's) gives up when cleared
+/// this often (it would rebuild states on every walk): its answers are then
+/// "may match", and it sits out the next `SKIP` walks (doubling each time it
+/// gives up again, up to `MAX_SKIP`).
+pub(super) const CLEARS: usize = 3;
+pub(super) const SKIP: u32 = 64;
+pub(super) const MAX_SKIP: u32 = 1 << 20;
 /// Turns to sit out after a failure: `first`, twice as many after each further
 /// failure, up to `most` (the memo's bypass, a lazy DFA that gave up).
 #[derive(Debug, Default, Clone, Copy)]
@@ -109,7 +110,7 @@ const OTHER: u8 = b'w';
 /// Gated rules: one bit each.
 pub(super) type Mask = u128;
 /// Most rules a scanner gates.
-pub(super) const MAX_GATES: usize = Mask::BITS as usize;
+const MAX_GATES: usize = Mask::BITS as usize;
 
 /// The shape gates of the digit rules: their regexes, projected and compiled on
 /// first use. Gate `i` is bit `i` of an answer. Each gate has a lazy DFA of its
