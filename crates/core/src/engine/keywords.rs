@@ -10,9 +10,10 @@
 //! setting bit 5 of each byte, is looked up in a table that says how far before it
 //! (up to five bytes, or one byte after it) a keyword may start: eight independent
 //! samples per 16 bytes and one branch, no dependency from one byte to the next.
-//! Each keyword enters the table by its least common three bytes (by a list of the
-//! most common ones in English and technical text) at an even and at an odd
-//! distance from its start, so that common words propose few positions. Each
+//! Each keyword enters the table at an even and at an odd distance from its start,
+//! by whichever of its bytes a sample there may see proposes fewest positions
+//! (three bytes, or two and a free one, by counts of English and technical text
+//! and of the slots they fill), so that common words propose few positions. Each
 //! proposed position is tested on its own first three bytes (the table of keyword
 //! prefixes), again on its first four when only keywords of four bytes or more
 //! start that way (three-byte prefixes like `pas` or `sec` are common in prose,
@@ -41,11 +42,12 @@ const HASH_BITS: u32 = 16;
 const LONG: u8 = 1;
 /// Entry of the three-byte table: a keyword of at most three bytes starts this way.
 const SHORT: u8 = 2;
-/// Bits of the hashes of the sampled table (2^17 bytes): its three-byte keywords
-/// enter once for every byte that may follow or precede them, ~5,000 entries
-/// whose collisions propose positions; twice the entries of the prefix table
-/// halve them (prefilter-lab on prose: 20.3 -> 19.6 ms per 16 MB; 2^18 and 2^15
-/// were slower).
+/// Bits of the hashes of the sampled table (2^17 bytes): keywords sampled on two
+/// of their bytes enter once for every byte that may follow or precede them,
+/// ~9,600 slots taken, whose collisions propose positions; twice the entries of the
+/// prefix table halve them (prefilter-lab on prose: 20.3 -> 19.6 ms per 16 MB;
+/// 2^18 and 2^15 were slower, and 2^18 again with the entries chosen by their
+/// cost: 2.4% fewer instructions on the corpus, no faster).
 const SAMPLED_BITS: u32 = 17;
 /// Farthest a sample may lie after the start of a keyword it stands for: a keyword
 /// is sampled on its rarest three bytes among those at an even offset up to this
@@ -58,29 +60,30 @@ const fn back_bit(back: isize) -> u8 {
     1 << (MAX_BACK as isize - back)
 }
 
-/// The most common three-byte sequences of English and technical text (lowercase,
-/// most common first, one per line): keywords are sampled on their rarest bytes.
-/// Counted by `benches/common-trigrams.py` over licence texts and the Markdown
-/// files of a crate registry; a sequence not listed counts as rare.
-const COMMON_TRIGRAMS: &str = include_str!("common_trigrams.txt");
+/// How often two- and three-byte sequences occur in a sample of English and
+/// technical text (lowercase, `gram<TAB>count` per line, most common first, after
+/// a line `# bytes<TAB>size of the sample`): keywords are sampled on their rarest
+/// bytes. Counted by `benches/common-grams.py` over licence texts and the
+/// Markdown files of a crate registry; a sequence not listed is rarer than every
+/// one listed.
+const COMMON_GRAMS: &str = include_str!("common_grams.txt");
 
-/// How common three bytes are: their rank in [`COMMON_TRIGRAMS`], or past its end.
-fn commonness(trigram: &[u8], ranks: &HashMap<&[u8], usize>) -> usize {
-    ranks.get(trigram).map_or(0, |r| ranks.len() - r)
-}
-
-/// How rare a pair of bytes is in English text, roughly: the sum of the letters'
-/// ranks by frequency (other bytes count as rare).
-fn rarity(pair: &[u8]) -> u32 {
-    const BY_FREQUENCY: &[u8] = b"etaoinshrdlcumwfgypbvkjxqz";
-    pair.iter()
-        .map(|b| {
-            BY_FREQUENCY
-                .iter()
-                .position(|c| c == b)
-                .map_or(30, |r| r as u32)
-        })
-        .sum()
+/// The counts of [`COMMON_GRAMS`] by sequence, and the size of the sample.
+fn gram_counts() -> (HashMap<&'static [u8], u64>, u64) {
+    let mut size = 0;
+    let mut counts = HashMap::new();
+    for line in COMMON_GRAMS.lines() {
+        let Some((gram, count)) = line.rsplit_once('\t') else {
+            continue;
+        };
+        let Ok(count) = count.parse() else { continue };
+        if gram == "# bytes" {
+            size = count;
+        } else {
+            counts.insert(gram.as_bytes(), count);
+        }
+    }
+    (counts, size)
 }
 
 /// Buckets of keywords by hash, for the exact comparison.
@@ -296,40 +299,49 @@ impl Keywords {
         // sample's parity is seen by the samples at even distances after its
         // start, one starting at the other parity by those at odd distances (or
         // by the sample one byte before it). For each parity the keyword enters
-        // the table once, by its least common three bytes at such a distance
-        // (prose is full of "pas", "sec" and "ver": "password" is sampled on
-        // "ssw" or "swo", "vercel" on "rce" or "cel"). Keywords shorter than
-        // three bytes enter once for every byte that may complete them; a
-        // three-byte keyword at the other parity takes whichever of its two
-        // pairs of letters is rarer in English.
-        let ranks: HashMap<&[u8], usize> = COMMON_TRIGRAMS
-            .lines()
-            .enumerate()
-            .map(|(i, t)| (t.as_bytes(), i))
-            .collect();
-        let rarest = |p: &[u8], first: usize| {
-            (first..=MAX_BACK)
-                .step_by(2)
-                .filter(|&o| o + 3 <= p.len())
-                .min_by_key(|&o| (commonness(&p[o..o + 3], &ranks), o))
+        // the table once, by the least common of the bytes a sample of that
+        // parity may see: three of its bytes at such a distance (prose is full
+        // of "pas", "sec" and "ver": "password" is sampled on "ssw" or "swo",
+        // "vercel" on "rce" or "cel"), or a pair of its bytes and the byte after
+        // it (its last two) or before it (its first two), entered once for every
+        // byte that may be there (a three-byte keyword at the other parity:
+        // "eth" is sampled on "?et", not on "th?").
+        // What an entry costs: the positions it proposes in the counted text, where
+        // one in two occurrences of its bytes is sampled, and so is one in two of
+        // its positions, of which each slot of the table takes one in
+        // 2^SAMPLED_BITS (other bytes hashing there). Bytes left free take a slot
+        // for each of the 128 folded bytes. (Both terms times 2^(SAMPLED_BITS + 1).)
+        let (counts, size) = gram_counts();
+        let cost = |gram: &[u8]| {
+            let slots = 128u64.pow(3 - gram.len().min(3) as u32);
+            (counts.get(gram).copied().unwrap_or(0) << SAMPLED_BITS) + slots * size
         };
         for p in &patterns {
-            let mut enter = |back: isize, words: Vec<u64>| {
-                for w in words {
+            for parity in [0, 1] {
+                // The entries a sample of this parity may stand for: (bytes of the
+                // keyword, where they lie in the sample, how far before the sample
+                // the keyword starts). Three bytes at such a distance...
+                let mut options: Vec<(&[u8], usize, isize)> = (parity..=MAX_BACK)
+                    .step_by(2)
+                    .filter(|&o| o + 3 <= p.len())
+                    .map(|o| (&p[o..o + 3], 0, o as isize))
+                    .collect();
+                // ...or its last two bytes (or one) and whatever follows them...
+                let o = p.len().saturating_sub(2);
+                if o % 2 == parity && o <= MAX_BACK {
+                    options.push((&p[o..], 0, o as isize));
+                }
+                // ...or, one byte before it, whatever precedes its first two.
+                if parity == 1 {
+                    options.push((&p[..p.len().min(2)], 1, -1));
+                }
+                let (gram, at, back) = options
+                    .into_iter()
+                    .min_by_key(|&(gram, _, back)| (cost(gram), back))
+                    .expect("every keyword has an entry of each parity");
+                for w in words_with(gram, at) {
                     sampled[sampled_at(w, 0)] |= back_bit(back);
                 }
-            };
-            match rarest(p, 0) {
-                Some(o) => enter(o as isize, vec![load_padded(p, o)]),
-                None => enter(0, words_with(p, 0)),
-            }
-            match rarest(p, 1) {
-                Some(o) => enter(o as isize, vec![load_padded(p, o)]),
-                None if p.len() == 3 && rarity(&p[1..3]) >= rarity(&p[0..2]) => {
-                    enter(1, words_with(&p[1..3], 0))
-                }
-                None if p.len() == 3 => enter(-1, words_with(&p[0..2], 1)),
-                None => enter(-1, words_with(p, 1)),
             }
         }
         let mut starts = Vec::with_capacity(buckets.len() + 1);
@@ -512,6 +524,23 @@ mod tests {
         }
         tables.automaton = None;
         [auto, tables]
+    }
+
+    #[test]
+    fn keywords_are_sampled_on_their_rarest_bytes() {
+        let specs =
+            [("eth", 0), ("password", 1)].map(|(keyword, rule)| KeywordSpec { rule, keyword });
+        let k = Keywords::new(&specs).unwrap().unwrap();
+        let at = |bytes: &[u8]| k.sampled[sampled_at(load_padded(bytes, 0), 0)];
+        // "eth" starting one byte after a sample: on "?et" (a rare pair), not on
+        // "th?" (the most common pair of English), nor on "?th".
+        assert_ne!(at(b"xet") & back_bit(-1), 0);
+        assert_eq!(at(b"the") & back_bit(1), 0);
+        // "password": on none of its common triples ("pas", "ass", "wor").
+        for common in [b"pas", b"ass", b"wor"] {
+            assert_eq!(at(common), 0, "{}", String::from_utf8_lossy(common));
+        }
+        assert_ne!(at(b"ssw") | at(b"swo"), 0);
     }
 
     fn hits(k: &Keywords, hay: &[u8]) -> Vec<(u32, Range<usize>)> {
