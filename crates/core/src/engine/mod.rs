@@ -101,6 +101,9 @@ pub(crate) struct RegexFacts {
     /// No match begins with an ASCII digit, except one at the haystack's start
     /// (see [`first_bytes`]).
     pub(crate) starts_without_digit: bool,
+    /// A byte every match holds, the least common of them in text (see
+    /// [`required_byte`]).
+    pub(crate) required_byte: Option<u8>,
 }
 
 /// [`LEFT_BOUNDARY`] parsed as rule regexes are (without Unicode).
@@ -240,7 +243,52 @@ pub(crate) fn check_rule_regex(rule: &Rule) -> Result<RegexFacts, String> {
             .map(Arc::new),
         starts_without_digit: first_bytes(&hir)
             .is_some_and(|first| !(b'0'..=b'9').any(|b| first.contains(b))),
+        required_byte: required_byte(&hir),
     })
+}
+
+/// Bytes of text from the most common to the least (roughly, for English prose,
+/// code and logs; a letter counts for both cases): a byte not listed is rarer.
+const COMMON_BYTES: &[u8] = b" etaoinsrhldcumfpgwybvkxjqz0123456789\n.,-\"':/_()=";
+
+/// The least common byte (by [`COMMON_BYTES`]) that every match of `hir` holds:
+/// a window without it holds no match, which one `memchr` tells for less than
+/// the regex's own search (`+` of an international phone number, the `r` of an
+/// XRP address in a window of a long hex word).
+fn required_byte(hir: &regex_syntax::hir::Hir) -> Option<u8> {
+    use regex_syntax::hir::HirKind;
+    /// The bytes every match of `h` holds.
+    fn required(h: &regex_syntax::hir::Hir) -> ByteSet {
+        match h.kind() {
+            HirKind::Empty | HirKind::Look(_) => ByteSet::of(&[]),
+            HirKind::Literal(lit) => ByteSet::of(&lit.0),
+            HirKind::Class(c) => match ByteSet::of_class(c) {
+                Some(set) if set.len() == 1 => set,
+                _ => ByteSet::of(&[]),
+            },
+            HirKind::Repetition(rep) if rep.min > 0 => required(&rep.sub),
+            HirKind::Repetition(_) => ByteSet::of(&[]),
+            HirKind::Capture(c) => required(&c.sub),
+            HirKind::Concat(parts) => parts
+                .iter()
+                .fold(ByteSet::of(&[]), |set, p| set.union(&required(p))),
+            HirKind::Alternation(alts) => alts
+                .iter()
+                .map(required)
+                .reduce(|a, b| a.intersection(&b))
+                .unwrap_or(ByteSet::of(&[])),
+        }
+    }
+    let set = required(hir);
+    let rank = |b: u8| {
+        COMMON_BYTES
+            .iter()
+            .position(|&c| c == b.to_ascii_lowercase())
+            .unwrap_or(COMMON_BYTES.len())
+    };
+    (0..=255u8)
+        .filter(|&b| set.contains(b))
+        .max_by_key(|&b| (rank(b), b))
 }
 
 /// The bytes a match can begin with, where it does not begin at the haystack's
@@ -370,6 +418,14 @@ impl ByteSet {
     fn union(&self, other: &Self) -> Self {
         ByteSet([0, 1, 2, 3].map(|i| self.0[i] | other.0[i]))
     }
+
+    fn intersection(&self, other: &Self) -> Self {
+        ByteSet([0, 1, 2, 3].map(|i| self.0[i] & other.0[i]))
+    }
+
+    fn len(&self) -> u32 {
+        self.0.iter().map(|w| w.count_ones()).sum()
+    }
 }
 
 /// An ASCII word byte (`\w` without Unicode).
@@ -483,6 +539,8 @@ struct CompiledRule {
     /// No match past the haystack's start begins with a digit: a search that
     /// starts in a digit run skips it.
     starts_without_digit: bool,
+    /// See [`RegexFacts::required_byte`].
+    required_byte: Option<u8>,
     max_len: usize,
     /// Bytes of the window before a candidate (`max_before`, at most `max_len`).
     before: usize,
@@ -739,6 +797,14 @@ impl Scanner {
                 value: loaded.regex.value,
                 linear: loaded.regex.linear.clone(),
                 starts_without_digit: loaded.regex.starts_without_digit,
+                // (a byte of every keyword is in every window of the rule)
+                required_byte: loaded.regex.required_byte.filter(|&b| {
+                    !rule
+                        .keywords
+                        .iter()
+                        .all(|k| k.bytes().any(|c| c.eq_ignore_ascii_case(&b)))
+                        || rule.keywords.is_empty()
+                }),
                 max_len,
                 before,
                 validators: loaded.validators.clone(),
@@ -1211,6 +1277,11 @@ fn confirm_window(
     out: &mut Vec<Match>,
     counts: &mut RuleStats,
 ) {
+    if let Some(b) = rule.required_byte {
+        if memchr::memchr(b, &hay[w.run.clone()]).is_none() {
+            return;
+        }
+    }
     let mut at = w.run.start;
     // Where matches may start: anywhere from `at` on, or at the keywords of the
     // window (searched anchored there: the lazy DFA stops within a few bytes of

@@ -1065,3 +1065,56 @@ fn digit_rules_that_test_their_trigger_keep_the_runs_span_in_long_runs() {
         .forget_digits_in_a_row();
     assert_eq!(found(&unset), found(&checked));
 }
+
+#[test]
+fn a_byte_every_match_holds() {
+    let required = |re: &str| {
+        let hir = regex_syntax::ParserBuilder::new()
+            .unicode(false)
+            .utf8(false)
+            .build()
+            .parse(re)
+            .unwrap();
+        required_byte(&hir).map(char::from)
+    };
+    // The least common of those held: `+` before digits and spaces.
+    assert_eq!(required(r"(?:^|[^0-9])\+[2-9][0-9]{6,12} ?"), Some('+'));
+    assert_eq!(required(r"s\.[A-Za-z0-9]{24}"), Some('.'));
+    // Alternatives: only what all of them hold.
+    assert_eq!(required(r"a@b|c@d"), Some('@'));
+    assert_eq!(required(r"a@b|c:d"), None);
+    // Optional parts, classes of several bytes and case-insensitive letters hold
+    // nothing for sure.
+    assert_eq!(required(r"(?:\+)?[0-9]{7}"), None);
+    assert_eq!(required(r"[+-][0-9]{7}"), None);
+    assert_eq!(required(r"(?i)key[0-9]"), None);
+    assert_eq!(required(r"(?:-[0-9]){2,}"), Some('-'));
+}
+
+#[test]
+fn every_match_of_a_catalog_example_holds_its_rule_s_required_byte() {
+    // The catalog's examples matched by each rule's own regex: the byte the
+    // windows are tested for is in every match (else a window would be skipped
+    // that holds one).
+    let set = RuleSet::builtin().unwrap();
+    let mut checked = 0;
+    for loaded in set.rules() {
+        let Some(b) = loaded.regex.required_byte else {
+            continue;
+        };
+        let (regex, _) = RegexSource::of(&loaded.rule).compile().unwrap();
+        for example in &loaded.rule.examples {
+            for m in regex.find_iter(example.as_bytes()) {
+                assert!(
+                    example.as_bytes()[m.range()].contains(&b),
+                    "{}: {:?} lacks {:?}",
+                    loaded.rule.id,
+                    &example[m.range()],
+                    char::from(b)
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} matches checked");
+}
