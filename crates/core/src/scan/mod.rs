@@ -499,7 +499,10 @@ impl<'s> Layer<'s> {
         }
         let ctx = self.ctx(self.opts.chunk_size);
         if let Some(lines) = chunked_as_lines(fmt) {
-            if bytes.len() > ctx.chunk_size {
+            // (on several threads, an input of more than a piece is shared out
+            // too, however the chunks fall: see `share_out`)
+            let shared = rayon::current_num_threads() > 1 && bytes.len() > PARALLEL_PIECE;
+            if bytes.len() > ctx.chunk_size || shared {
                 return self.scan_chunked(outcome, bytes, lines, ctx);
             }
         }
@@ -616,6 +619,11 @@ impl<'s> Layer<'s> {
             format::jsonl::split_long_lines(bytes, &chunks)
         } else {
             chunks.into_iter().map(|c| (c, true)).collect()
+        };
+        let pieces = if rayon::current_num_threads() > 1 {
+            share_out(bytes, pieces, lines)
+        } else {
+            pieces
         };
         let path = outcome.path.clone();
         let scanner = self.scanner;
@@ -1192,6 +1200,51 @@ fn decode_blocks(
             }
         }
     }
+}
+
+/// On several threads, the pieces of a chunked input are no longer than this and
+/// the rest of a line: the last piece of a scan keeps one thread busy while the
+/// others have nothing left, for up to a piece's time (an 8 MiB chunk: ~27 ms),
+/// and an input no longer than a chunk would be one piece. (The tests' pieces are
+/// small, so that their inputs on two threads are shared out.)
+const PARALLEL_PIECE: usize = if cfg!(test) { 4096 } else { 4 << 20 };
+
+/// `pieces` (of a chunked input, as [`format::jsonl::split_long_lines`] gives
+/// them, or text when not `lines`) with those longer than [`PARALLEL_PIECE`] cut
+/// into pieces of about equal length, at line ends only: whole lines of JSON stay
+/// whole, a part of a long line is not cut again, and text is scanned the same
+/// whatever its pieces (matches across them are held, [`Held`]). Where the
+/// chunks fall (`--chunk-size`) decides which lines are long, not this.
+fn share_out(
+    bytes: &[u8],
+    pieces: Vec<(Range<usize>, bool)>,
+    lines: bool,
+) -> Vec<(Range<usize>, bool)> {
+    let mut out = Vec::with_capacity(pieces.len());
+    for (range, text) in pieces {
+        // (a part of a long line: text in a JSON Lines input)
+        if range.len() <= PARALLEL_PIECE || (lines && text) {
+            out.push((range, text));
+            continue;
+        }
+        let parts = range.len().div_ceil(PARALLEL_PIECE);
+        let length = range.len().div_ceil(parts);
+        let mut start = range.start;
+        while range.end - start > length {
+            let from = start + length;
+            let Some(nl) = memchr::memchr(b'\n', &bytes[from..range.end]) else {
+                break;
+            };
+            let cut = from + nl + 1;
+            if cut >= range.end {
+                break;
+            }
+            out.push((start..cut, text));
+            start = cut;
+        }
+        out.push((start..range.end, text));
+    }
+    out
 }
 
 /// Decoded bytes per block of a stream (one chunk, `--chunk-size`), and the chunks
@@ -1835,6 +1888,58 @@ mod tests {
             vec![0..6, 6..12, 12..20]
         );
         assert_eq!(chunk_ranges(b"no newline\nat all", 6), vec![0..11, 11..17]);
+    }
+
+    #[test]
+    fn pieces_are_shared_out_at_line_ends() {
+        // Lines of 1 to 299 bytes, one of 10,000 (longer than a piece), and a
+        // last line without its newline.
+        let mut bytes = Vec::new();
+        for i in 0..200 {
+            bytes.extend(std::iter::repeat_n(b'a', 1 + i * 37 % 299));
+            bytes.push(b'\n');
+            if i == 100 {
+                bytes.extend(std::iter::repeat_n(b'b', 10_000));
+                bytes.push(b'\n');
+            }
+        }
+        bytes.extend_from_slice(b"tail");
+        let n = bytes.len();
+        for lines in [true, false] {
+            // A whole-lines piece, a part of a long line (text), and the rest.
+            let pieces = vec![
+                (0..n / 2, false),
+                (n / 2..n / 2 + 10, true),
+                (n / 2 + 10..n, false),
+            ];
+            let pieces: Vec<_> = if lines {
+                pieces
+            } else {
+                pieces.into_iter().map(|(r, _)| (r, true)).collect()
+            };
+            let shared = share_out(&bytes, pieces.clone(), lines);
+            assert!(shared.len() > pieces.len() + 4, "{shared:?}");
+            // They cover the input in order, each within one of the given pieces
+            // and of its kind, and are cut at line ends only.
+            let mut at = 0;
+            for (r, text) in &shared {
+                assert_eq!(r.start, at);
+                at = r.end;
+                let (of, kind) = pieces.iter().find(|(p, _)| p.contains(&r.start)).unwrap();
+                assert!(r.end <= of.end && text == kind);
+                if r.end < of.end {
+                    assert_eq!(bytes[r.end - 1], b'\n');
+                }
+                // No longer than a piece and the rest of a line (of 299 bytes
+                // at most but one); a part of a long line stays as it was.
+                if lines && *text {
+                    assert_eq!(r, of);
+                } else if r.len() > PARALLEL_PIECE + 299 {
+                    assert!(bytes[r.clone()].contains(&b'b'), "{r:?}");
+                }
+            }
+            assert_eq!(at, n);
+        }
     }
 
     #[test]
