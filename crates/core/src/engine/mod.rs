@@ -1091,7 +1091,7 @@ impl Scanner {
         if let Some(kw) = &inner.keywords {
             kw.find(hay, covered, |r, span| {
                 let r = r as usize;
-                if let Some(span) = scratch.context_hits.record(r, inner.rules.len(), span) {
+                if let Some(span) = scratch.context_hits.record(hay, r, inner.rules.len(), span) {
                     let rule = &inner.rules[r];
                     if block.contains(&span.start) && rule.triggered_at(hay, &span) {
                         if rule.starts_at_keyword() {
@@ -1190,7 +1190,7 @@ fn context_in_reach(
             if reach.end > hits.covered.end {
                 let n = inner.rules.len();
                 kw.find(hay, hits.covered.end..reach.end, |r, span| {
-                    hits.record(r as usize, n, span);
+                    hits.record(hay, r as usize, n, span);
                 });
                 hits.covered.end = reach.end;
             }

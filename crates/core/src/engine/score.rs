@@ -101,16 +101,27 @@ impl ContextHits {
     }
 
     /// Keeps a keyword hit of pseudo-rule `r` (`rules + k` stands for the words of
-    /// required context `k`); gives back the span of a rule's own keyword.
+    /// required context `k`) in `hay`; gives back the span of a rule's own
+    /// keyword.
+    ///
+    /// A context word counts only where it starts a word ([`Context::found_near`]),
+    /// so a hit inside a word, all of whose bytes are letters or digits, is not
+    /// kept: no word it holds starts a word ("tin" in "continue").
     pub(super) fn record(
         &mut self,
+        hay: &[u8],
         r: usize,
         rules: usize,
         span: Range<usize>,
     ) -> Option<Range<usize>> {
         match r.checked_sub(rules) {
             Some(k) => {
-                self.hits[k].push(span);
+                let inside_a_word = span.start > 0
+                    && hay[span.start - 1].is_ascii_alphanumeric()
+                    && hay[span.clone()].iter().all(u8::is_ascii_alphanumeric);
+                if !inside_a_word {
+                    self.hits[k].push(span);
+                }
                 None
             }
             None => Some(span),
@@ -312,6 +323,28 @@ pub fn reserved_reason(value: &[u8]) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn context_hits_inside_a_word_are_not_kept() {
+        // Pseudo-rule 3 stands for the words of required context 0 (of three
+        // rules).
+        let hay = b"continue tin ax_tin tin9 9tin";
+        let mut hits = ContextHits::default();
+        hits.reset(1, 0..hay.len());
+        // (a rule's own keyword is given back, wherever it lies)
+        assert_eq!(hits.record(hay, 1, 3, 3..6), Some(3..6));
+        for (span, kept) in [
+            (3..6, false),   // "tin" in "continue"
+            (9..12, true),   // a word
+            (14..19, true),  // "x_tin" in "ax_tin": its "tin" starts a word
+            (20..23, true),  // "tin" of "tin9" starts a word
+            (26..29, false), // "tin" of "9tin"
+        ] {
+            hits.hits[0].clear();
+            assert_eq!(hits.record(hay, 3, 3, span.clone()), None);
+            assert_eq!(hits.hits[0].len(), usize::from(kept), "{span:?}");
+        }
+    }
 
     #[test]
     fn long_values_are_checked_like_short_ones() {
