@@ -71,6 +71,8 @@ struct DigitRule {
     letter_after: bool,
     min_dots: u32,
     min_word: u32,
+    /// 0: no limit.
+    max_word: u32,
     /// Fewest digits in a row in any match of the rule's regex: a run whose longest
     /// group of digits is shorter cannot hold a match (`0-12-7-99` for a rule that
     /// needs four digits in a row somewhere).
@@ -105,6 +107,7 @@ impl AnchorRules {
                 letter_after,
                 min_dots,
                 min_word,
+                max_word,
             } => {
                 let gate = (in_a_row > 0)
                     .then(|| self.gates.add(regex.pattern, regex.unicode, regex.longest))
@@ -119,6 +122,7 @@ impl AnchorRules {
                     letter_after,
                     min_dots,
                     min_word,
+                    max_word,
                     in_a_row,
                     gate,
                     member,
@@ -199,7 +203,14 @@ impl AnchorRules {
         }
         if !self.digits.is_empty() {
             let min_all = self.digits[0].min;
-            let longest_word = self.digits.iter().map(|d| d.min_word).max().unwrap_or(0);
+            // (a word one byte longer than the longest allowed is measured as
+            // too long)
+            let longest_word = self
+                .digits
+                .iter()
+                .map(|d| d.min_word.max(d.max_word + u32::from(d.max_word > 0)))
+                .max()
+                .unwrap_or(0);
             // The last word measured: runs inside one long word (hex, base64) share it.
             let mut last_word = WordAround::default();
             for_each_digit_run(hay, block, carried, |run, count, in_a_row| {
@@ -229,12 +240,14 @@ impl AnchorRules {
                     if d.letter_after && !hay.get(run.end).is_some_and(u8::is_ascii_alphabetic) {
                         continue;
                     }
-                    if d.min_word > 0
-                        && *word.get_or_insert_with(|| {
+                    if d.min_word > 0 || d.max_word > 0 {
+                        let len = *word.get_or_insert_with(|| {
                             last_word.len(hay, run.end - 1, longest_word as usize)
-                        }) < d.min_word as usize
-                    {
-                        continue;
+                        });
+                        if len < d.min_word as usize || d.max_word > 0 && len > d.max_word as usize
+                        {
+                            continue;
+                        }
                     }
                     let (r, letters) = (d.rule, d.letters_before as usize);
                     if letters > 0
@@ -951,6 +964,7 @@ mod tests {
             letter_after,
             min_dots,
             min_word,
+            max_word: 0,
         }
     }
 
@@ -1084,6 +1098,25 @@ mod tests {
         // "3rd" is 3 bytes, "1abcdefghi" 10 (its run is "12 1"), "ab_1cdefghij" 12
         // (the digit inside), "1abcdefgh" 9
         assert_eq!(hits, vec![(3, 6..10), (3, 23..24)]);
+        // With a longest word of 11 (and with other rules measuring further),
+        // "ab_1cdefghij" is too long.
+        let at_most = |max_word| Anchor::Digits {
+            min: 1,
+            letters_before: 0,
+            letter_after: true,
+            min_dots: 0,
+            min_word: 10,
+            max_word,
+        };
+        for others in [vec![], vec![(4, digits(1, 0, true, 0, 30))]] {
+            let mut rules = vec![(3, at_most(11))];
+            rules.extend(others);
+            let hits = hits_in(&rules, b"3rd x 12 1abcdefghi ab_1cdefghij 1abcdefgh");
+            assert!(hits.contains(&(3, 6..10)), "{hits:?}");
+            assert_eq!(hits.iter().filter(|h| h.0 == 3).count(), 1, "{hits:?}");
+        }
+        let hits = hits_in(&[(3, at_most(12))], b"ab_1cdefghij 1abcdefghi");
+        assert_eq!(hits, vec![(3, 3..4), (3, 13..14)]);
         assert_eq!(word_len(b"abc", 0, 3), 3);
         assert_eq!(word_len(b"abc def", 2, 9), 3);
         assert_eq!(word_len(b"x abcdef", 4, 4), 4);

@@ -404,6 +404,7 @@ fn narrowing_keys_change_no_finding_on_any_example() {
                     letter_after,
                     min_dots: 0,
                     min_word: 0,
+                    max_word: 0,
                 },
                 crate::rules::Anchor::HexRun { .. } => crate::rules::Anchor::HexSeparator,
                 other => other,

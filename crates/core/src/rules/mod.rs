@@ -139,6 +139,12 @@ pub enum Anchor {
         /// (base58 addresses) skip the digits inside ordinary words.
         #[serde(default, skip_serializing_if = "is_zero")]
         min_word: u32,
+        /// Longest word (as for `min_word`) holding the last digit of the run: a
+        /// value that is a whole word of at most this length skips the digits of
+        /// longer words (a base58 address, those of hex hashes and base64). 0: no
+        /// limit.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        max_word: u32,
     },
     /// A `:` or `-` with a hex digit on its left and a hex digit or `:` on its right
     /// (IPv6 and MAC addresses).
@@ -552,6 +558,7 @@ pub fn catalog_markdown(set: &RuleSet) -> String {
                     letter_after,
                     min_dots,
                     min_word,
+                    max_word,
                 }) => {
                     let mut s = String::new();
                     if letters_before > 0 {
@@ -561,8 +568,10 @@ pub fn catalog_markdown(set: &RuleSet) -> String {
                     if min_dots > 0 {
                         s.push_str(&format!(" with {min_dots}+ dots"));
                     }
-                    if min_word > 0 {
-                        s.push_str(&format!(" in a {min_word}+ byte word"));
+                    match (min_word, max_word) {
+                        (0, 0) => {}
+                        (min, 0) => s.push_str(&format!(" in a {min}+ byte word")),
+                        (min, max) => s.push_str(&format!(" in a {min}-{max} byte word")),
                     }
                     if letter_after {
                         s.push_str(" + letter");
