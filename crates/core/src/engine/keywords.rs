@@ -50,8 +50,8 @@ const SHORT: u8 = 2;
 /// cost: 2.4% fewer instructions on the corpus, no faster).
 const SAMPLED_BITS: u32 = 17;
 /// Farthest a sample may lie after the start of a keyword it stands for: a keyword
-/// is sampled on its rarest three bytes among those at an even offset up to this
-/// one (for starts at a sample's parity) and those at an odd one (for the others).
+/// is sampled on its rarest bytes among those at an even offset up to this one
+/// (for starts at a sample's parity) and those at an odd one (for the others).
 const MAX_BACK: usize = 5;
 /// Bit of the sampled table for a keyword starting `back` bytes before the sample
 /// (`back` from -1, one byte after it, to `MAX_BACK`): bit `MAX_BACK - back`, so
@@ -306,11 +306,11 @@ impl Keywords {
         // it (its last two) or before it (its first two), entered once for every
         // byte that may be there (a three-byte keyword at the other parity:
         // "eth" is sampled on "?et", not on "th?").
-        // What an entry costs: the positions it proposes in the counted text, where
-        // one in two occurrences of its bytes is sampled, and so is one in two of
-        // its positions, of which each slot of the table takes one in
-        // 2^SAMPLED_BITS (other bytes hashing there). Bytes left free take a slot
-        // for each of the 128 folded bytes. (Both terms times 2^(SAMPLED_BITS + 1).)
+        // What an entry costs: the positions it would propose over the counted
+        // text (times 2^(SAMPLED_BITS + 1)), those of its own bytes (half their
+        // occurrences lie at a sample) and those of other bytes hashing to its
+        // slots (a sample every other byte, each slot taking 2^-SAMPLED_BITS of
+        // them). A free byte takes a slot for each of the 128 folded bytes.
         let (counts, size) = gram_counts();
         let cost = |gram: &[u8]| {
             let slots = 128u64.pow(3 - gram.len().min(3) as u32);

@@ -16,6 +16,7 @@
 //! ```
 
 use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use regex_automata::meta;
@@ -532,6 +533,8 @@ struct CompiledRule {
     /// most of the start-up time); user rules compile up front so that an error
     /// names the rule before the scan starts.
     regex: OnceLock<(meta::Regex, Option<usize>)>,
+    /// Its compilation has started (see [`CompiledRule::compiled_elsewhere`]).
+    compiling: AtomicBool,
     /// How a match gives the value (without the capture engines where it can).
     value: ValueSpan,
     /// The regex as a plain sequence: confirmed without the regex engines.
@@ -616,14 +619,23 @@ impl CompiledRule {
         }
     }
 
-    /// The regex and its `value` group, compiled on first use.
+    /// The regex and its `value` group, compiled on first use, once: a thread
+    /// that needs it while another compiles it waits for that one.
     fn regex(&self) -> &(meta::Regex, Option<usize>) {
-        if let Err(e) = self.try_compile() {
+        self.regex.get_or_init(|| {
+            self.compiling.store(true, Ordering::Release);
             // Built-in rules are compiled by the tests (`rules check`): a failure here
             // is a bug in the catalog, not in the input.
-            panic!("built-in rule {} does not compile: {e}", self.info.id)
-        }
-        self.regex.get().expect("compiled above")
+            self.source
+                .compile()
+                .unwrap_or_else(|e| panic!("built-in rule {} does not compile: {e}", self.info.id))
+        })
+    }
+
+    /// Another thread is compiling the regex now (a scan confirms this rule's
+    /// windows after the others, rather than wait or compile it twice).
+    fn compiled_elsewhere(&self) -> bool {
+        self.regex.get().is_none() && self.compiling.load(Ordering::Acquire)
     }
 }
 
@@ -794,16 +806,18 @@ impl Scanner {
                 }),
                 source,
                 regex,
+                compiling: AtomicBool::new(false),
                 value: loaded.regex.value,
                 linear: loaded.regex.linear.clone(),
                 starts_without_digit: loaded.regex.starts_without_digit,
-                // (a byte of every keyword is in every window of the rule)
+                // (a byte that all of the rule's keywords hold is in every one of
+                // its windows: no test)
                 required_byte: loaded.regex.required_byte.filter(|&b| {
-                    !rule
-                        .keywords
-                        .iter()
-                        .all(|k| k.bytes().any(|c| c.eq_ignore_ascii_case(&b)))
-                        || rule.keywords.is_empty()
+                    rule.keywords.is_empty()
+                        || !rule
+                            .keywords
+                            .iter()
+                            .all(|k| k.bytes().any(|c| c.eq_ignore_ascii_case(&b)))
                 }),
                 max_len,
                 before,
@@ -1114,60 +1128,86 @@ impl Scanner {
                 }
             });
         scratch.anchors = anchors;
-        // 2 + 3. confirm and score, rule by rule
+        // 2 + 3. confirm and score, rule by rule (a rule whose regex another
+        // thread is compiling comes last, when it is likely ready: neither
+        // thread waits, nor compiles it twice)
         let touched = std::mem::take(&mut scratch.touched);
+        let mut later = std::mem::take(&mut scratch.later);
         for &r in &touched {
-            let rule = &inner.rules[r];
-            let started = stats.as_ref().map(|_| std::time::Instant::now());
-            let windows = std::mem::take(&mut scratch.windows[r]);
-            let starts = std::mem::take(&mut scratch.starts[r]);
-            let mut counts = RuleStats {
-                windows: windows.len() as u64,
-                ..RuleStats::default()
-            };
-            for w in &windows {
-                // A rule whose context is required drops every candidate without a
-                // context word nearby: skip windows with none in reach (unless the
-                // dropped candidates are wanted for --explain).
-                if let Some(ctx) = rule
-                    .context
-                    .as_ref()
-                    .filter(|c| c.required && !config.explain)
-                {
-                    let in_reach = context_in_reach(
-                        inner,
-                        hay,
-                        rule,
-                        ctx,
-                        w.run.clone(),
-                        &mut scratch.context_hits,
-                    );
-                    if !in_reach {
-                        continue;
-                    }
-                }
-                // (the keywords of this window, for a rule whose matches start there)
-                let starts = rule.starts_at_keyword().then(|| {
-                    let from = starts.partition_point(|&s| s < w.run.start);
-                    let to = starts.partition_point(|&s| s < w.run.end);
-                    &starts[from..to]
-                });
-                confirm_window(hay, r, rule, w, starts, config, scratch, out, &mut counts);
-            }
-            scratch.windows[r] = windows;
-            scratch.windows[r].clear();
-            scratch.starts[r] = starts;
-            scratch.starts[r].clear();
-            if let (Some(s), Some(t)) = (stats.as_deref_mut(), started) {
-                let e = &mut s[r];
-                e.windows += counts.windows;
-                e.candidates += counts.candidates;
-                e.kept += counts.kept;
-                e.nanos += t.elapsed().as_nanos() as u64;
+            if inner.rules[r].compiled_elsewhere() {
+                later.push(r);
+            } else {
+                confirm_rule(inner, hay, r, config, scratch, out, stats.as_deref_mut());
             }
         }
+        for &r in &later {
+            confirm_rule(inner, hay, r, config, scratch, out, stats.as_deref_mut());
+        }
+        later.clear();
+        scratch.later = later;
         scratch.touched = touched;
         scratch.touched.clear();
+    }
+}
+
+/// Confirms and scores the windows of rule `r` in one block (step 2 + 3 of
+/// [`Scanner::scan_block`]), adding to its counters in `stats`.
+fn confirm_rule(
+    inner: &Inner,
+    hay: &[u8],
+    r: usize,
+    config: &ScanConfig,
+    scratch: &mut Scratch,
+    out: &mut Vec<Match>,
+    stats: Option<&mut Vec<RuleStats>>,
+) {
+    let rule = &inner.rules[r];
+    let started = stats.as_ref().map(|_| std::time::Instant::now());
+    let windows = std::mem::take(&mut scratch.windows[r]);
+    let starts = std::mem::take(&mut scratch.starts[r]);
+    let mut counts = RuleStats {
+        windows: windows.len() as u64,
+        ..RuleStats::default()
+    };
+    for w in &windows {
+        // A rule whose context is required drops every candidate without a
+        // context word nearby: skip windows with none in reach (unless the
+        // dropped candidates are wanted for --explain).
+        if let Some(ctx) = rule
+            .context
+            .as_ref()
+            .filter(|c| c.required && !config.explain)
+        {
+            let in_reach = context_in_reach(
+                inner,
+                hay,
+                rule,
+                ctx,
+                w.run.clone(),
+                &mut scratch.context_hits,
+            );
+            if !in_reach {
+                continue;
+            }
+        }
+        // (the keywords of this window, for a rule whose matches start there)
+        let starts = rule.starts_at_keyword().then(|| {
+            let from = starts.partition_point(|&s| s < w.run.start);
+            let to = starts.partition_point(|&s| s < w.run.end);
+            &starts[from..to]
+        });
+        confirm_window(hay, r, rule, w, starts, config, scratch, out, &mut counts);
+    }
+    scratch.windows[r] = windows;
+    scratch.windows[r].clear();
+    scratch.starts[r] = starts;
+    scratch.starts[r].clear();
+    if let (Some(s), Some(t)) = (stats, started) {
+        let e = &mut s[r];
+        e.windows += counts.windows;
+        e.candidates += counts.candidates;
+        e.kept += counts.kept;
+        e.nanos += t.elapsed().as_nanos() as u64;
     }
 }
 
@@ -1215,6 +1255,8 @@ struct Scratch {
     /// where those keywords start, in order.
     starts: Vec<Vec<usize>>,
     touched: Vec<usize>,
+    /// Touched rules left for last (their regex was being compiled elsewhere).
+    later: Vec<usize>,
     caches: Vec<Option<meta::Cache>>,
     captures: Vec<Option<Captures>>,
     /// Where the words of required contexts occur around the current block.
@@ -1229,6 +1271,7 @@ impl Scratch {
             windows: vec![Vec::new(); rules.len()],
             starts: vec![Vec::new(); rules.len()],
             touched: Vec::new(),
+            later: Vec::new(),
             caches: (0..rules.len()).map(|_| None).collect(),
             captures: (0..rules.len()).map(|_| None).collect(),
             context_hits: score::ContextHits::default(),
