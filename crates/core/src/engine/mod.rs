@@ -1133,14 +1133,17 @@ impl Scanner {
         // thread waits, nor compiles it twice)
         let touched = std::mem::take(&mut scratch.touched);
         let mut later = std::mem::take(&mut scratch.later);
-        for &r in &touched {
-            if inner.rules[r].compiled_elsewhere() {
+        let mut i = 0;
+        while i < touched.len() + later.len() {
+            let (r, first) = match touched.get(i) {
+                Some(&r) => (r, true),
+                None => (later[i - touched.len()], false),
+            };
+            i += 1;
+            if first && inner.rules[r].compiled_elsewhere() {
                 later.push(r);
-            } else {
-                confirm_rule(inner, hay, r, config, scratch, out, stats.as_deref_mut());
+                continue;
             }
-        }
-        for &r in &later {
             confirm_rule(inner, hay, r, config, scratch, out, stats.as_deref_mut());
         }
         later.clear();
@@ -1151,7 +1154,9 @@ impl Scanner {
 }
 
 /// Confirms and scores the windows of rule `r` in one block (step 2 + 3 of
-/// [`Scanner::scan_block`]), adding to its counters in `stats`.
+/// [`Scanner::scan_block`]), adding to its counters in `stats`. (Inlined into
+/// its one caller, as the loop body it was.)
+#[inline(always)]
 fn confirm_rule(
     inner: &Inner,
     hay: &[u8],
