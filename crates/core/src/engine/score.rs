@@ -308,12 +308,21 @@ pub fn reserved_reason(value: &[u8]) -> Option<&'static str> {
             || (domain.contains('.') && RESERVED_TLDS.iter().any(|t| t.eq_ignore_ascii_case(tld)));
         return reserved.then_some("reserved documentation domain (RFC 2606)");
     }
-    if let Ok(ip) = text.parse::<std::net::Ipv4Addr>() {
+    // (parsed only when they may be addresses: most values are neither)
+    let ipv4_like = value.first().is_some_and(u8::is_ascii_digit) && value.contains(&b'.');
+    if let Some(ip) = ipv4_like
+        .then(|| text.parse::<std::net::Ipv4Addr>().ok())
+        .flatten()
+    {
         let o = ip.octets();
         let doc = matches!(o[..3], [192, 0, 2] | [198, 51, 100] | [203, 0, 113]);
         return doc.then_some("documentation address (RFC 5737)");
     }
-    if let Ok(ip) = text.parse::<std::net::Ipv6Addr>() {
+    if let Some(ip) = value
+        .contains(&b':')
+        .then(|| text.parse::<std::net::Ipv6Addr>().ok())
+        .flatten()
+    {
         let doc = ip.segments()[..2] == [0x2001, 0x0db8];
         return doc.then_some("documentation address (RFC 3849)");
     }
