@@ -204,21 +204,16 @@ impl FindingRecord<'_> {
 /// `s` as a JSON string literal, escaped as serde_json escapes: `"` and `\`,
 /// control bytes as `\n`, `\t`, ... or `\u00xx`; everything else as it is.
 fn json_string(out: &mut Vec<u8>, s: &str) {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = ONES << 7;
-    /// Whether a byte of `w` is a control byte, `"` or `\` (exact per word).
+    use crate::swar;
+    /// Whether a byte of `w` is a control byte, `"` or `\`.
     fn needs_escape(w: u64) -> bool {
-        let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-        let control = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
-        control | zero(w ^ (ONES * u64::from(b'"'))) | zero(w ^ (ONES * u64::from(b'\\'))) != 0
+        swar::below(w, 0x20) | swar::equal(w, b'"') | swar::equal(w, b'\\') != 0
     }
     let b = s.as_bytes();
     out.push(b'"');
     // Words without a byte to escape are copied as they are.
     let mut i = 0;
-    while i + 8 <= b.len()
-        && !needs_escape(u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes")))
-    {
+    while i + 8 <= b.len() && !needs_escape(swar::load(b, i)) {
         i += 8;
     }
     out.extend_from_slice(&b[..i]);

@@ -28,6 +28,7 @@ pub mod report;
 pub mod rules;
 pub mod scan;
 pub mod source;
+mod swar;
 pub mod validate;
 pub mod write;
 

@@ -872,13 +872,10 @@ fn next_digit(hay: &[u8], mut from: usize, end: usize) -> usize {
     {
         from = sse2::skip_non_digits(hay, from, end);
     }
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
     while from + 8 <= end {
-        let word = u64::from_le_bytes(hay[from..from + 8].try_into().expect("8 bytes"));
-        // A byte b is a digit iff (b ^ 0x30) < 10; "has a byte below 10" is exact.
-        let y = word ^ (ONES * 0x30);
-        if y.wrapping_sub(ONES * 10) & !y & HIGHS != 0 {
+        // A byte b is a digit iff (b ^ 0x30) < 10.
+        let y = crate::swar::load(hay, from) ^ 0x3030_3030_3030_3030;
+        if crate::swar::below(y, 10) != 0 {
             break;
         }
         from += 8;
