@@ -53,12 +53,7 @@ impl Context {
             let base = r.start;
             self.words
                 .find_iter(&hay[r])
-                .filter(move |m| {
-                    let at = base + m.start();
-                    at == 0
-                        || !hay[at].is_ascii_alphanumeric()
-                        || !hay[at - 1].is_ascii_alphanumeric()
-                })
+                .filter(move |m| starts_word(hay, base + m.start()))
                 .map(move |m| (base + m.start(), base + m.end()))
         };
         match self.side {
@@ -76,6 +71,12 @@ impl Context {
             }),
         }
     }
+}
+
+/// Whether a context word at `hay[at..]` starts a word (of letters and digits):
+/// "tel" in "hotel" does not.
+fn starts_word(hay: &[u8], at: usize) -> bool {
+    at == 0 || !hay[at].is_ascii_alphanumeric() || !hay[at - 1].is_ascii_alphanumeric()
 }
 
 /// Where the words of each required context occur in and around one block, found
@@ -105,8 +106,8 @@ impl ContextHits {
     /// keyword.
     ///
     /// A context word counts only where it starts a word ([`Context::found_near`]),
-    /// so a hit inside a word, all of whose bytes are letters or digits, is not
-    /// kept: no word it holds starts a word ("tin" in "continue").
+    /// so a hit none of whose positions starts one is not kept: no word it
+    /// holds counts ("tin" in "continue").
     pub(super) fn record(
         &mut self,
         hay: &[u8],
@@ -116,10 +117,7 @@ impl ContextHits {
     ) -> Option<Range<usize>> {
         match r.checked_sub(rules) {
             Some(k) => {
-                let inside_a_word = span.start > 0
-                    && hay[span.start - 1].is_ascii_alphanumeric()
-                    && hay[span.clone()].iter().all(u8::is_ascii_alphanumeric);
-                if !inside_a_word {
+                if span.clone().any(|at| starts_word(hay, at)) {
                     self.hits[k].push(span);
                 }
                 None
