@@ -556,11 +556,11 @@ mod tests {
         // HUGE_VALUE is 4 KiB in tests: the tokens of a longer row are found at
         // their raw offsets with their record and column, as are those of the
         // rows around it; one warning names the row.
-        let mut cell = String::from("tok_abcdefgh00000001 ");
-        while cell.len() < 5000 {
-            cell.push_str("w \"\"q\"\" ");
-        }
-        cell.push_str(" tok_abcdefgh00000002");
+        let cell = crate::format::past_huge_value(
+            "tok_abcdefgh00000001 ",
+            "w \"\"q\"\" ",
+            " tok_abcdefgh00000002",
+        );
         let data = format!(
             "id,note\n1,\"x tok_abcdefgh00000003\"\n2,\"{cell}\"\n3,tok_abcdefgh00000004\n"
         );

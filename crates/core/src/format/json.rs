@@ -1208,11 +1208,11 @@ mod tests {
         // key) are found at their raw offsets with its pointer, as are those of
         // the strings around it, in batches of any size; one warning each, and
         // none for the escapes past the decoded ones (the string decodes none).
-        let mut long = String::from("tok_aaaa0001 ");
-        while long.len() < 5000 {
-            long.push_str("w \\n \\\"q\\\" \\u00e9 ");
-        }
-        long.push_str(" tok_bbbb0002");
+        let long = crate::format::past_huge_value(
+            "tok_aaaa0001 ",
+            "w \\n \\\"q\\\" \\u00e9 ",
+            " tok_bbbb0002",
+        );
         let doc = format!(
             "{{\"a\": \"x\\ny tok_cccc0003\", \"long\": \"{long}\", \"c\": [\"tok_dddd0004\"], \"{long}\": 1, \"d\": \"tok_eeee0005\"}}"
         );

@@ -629,6 +629,17 @@ pub(crate) fn tok_outcomes(data: &[u8], format: Format) -> Vec<crate::scan::File
     crate::scan::scan_bytes_as("d".into(), data, format, &scanner, &opts).0
 }
 
+/// `head`, then `piece` repeated until it is longer than [`HUGE_VALUE`], then
+/// `tail`: a value too long to decode into a view.
+#[cfg(test)]
+pub(crate) fn past_huge_value(head: &str, piece: &str, tail: &str) -> String {
+    let mut value = String::from(head);
+    while value.len() <= HUGE_VALUE {
+        value.push_str(piece);
+    }
+    value + tail
+}
+
 /// Checks findings of `data`, as (record, field, start, end), against a table of
 /// (record, JSON Pointer, raw text), in order.
 #[cfg(test)]
