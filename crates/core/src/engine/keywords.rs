@@ -70,22 +70,27 @@ const fn back_bit(back: isize) -> u8 {
 /// one listed.
 const COMMON_GRAMS: &str = include_str!("common_grams.txt");
 
-/// The counts of [`COMMON_GRAMS`] by sequence, and the size of the sample.
-fn gram_counts() -> (HashMap<&'static [u8], u64>, u64) {
-    let mut size = 0;
-    let mut counts = HashMap::new();
-    for line in COMMON_GRAMS.lines() {
-        let Some((gram, count)) = line.rsplit_once('\t') else {
-            continue;
-        };
-        let Ok(count) = count.parse() else { continue };
-        if gram == "# bytes" {
-            size = count;
-        } else {
-            counts.insert(gram.as_bytes(), count);
+/// The counts of [`COMMON_GRAMS`] by sequence, and the size of the sample:
+/// parsed once per process, however many scanners are built.
+fn gram_counts() -> &'static (HashMap<&'static [u8], u64>, u64) {
+    static COUNTS: std::sync::OnceLock<(HashMap<&'static [u8], u64>, u64)> =
+        std::sync::OnceLock::new();
+    COUNTS.get_or_init(|| {
+        let mut size = 0;
+        let mut counts = HashMap::new();
+        for line in COMMON_GRAMS.lines() {
+            let Some((gram, count)) = line.rsplit_once('\t') else {
+                continue;
+            };
+            let Ok(count) = count.parse() else { continue };
+            if gram == "# bytes" {
+                size = count;
+            } else {
+                counts.insert(gram.as_bytes(), count);
+            }
         }
-    }
-    (counts, size)
+        (counts, size)
+    })
 }
 
 /// Buckets of keywords by hash, for the exact comparison.
@@ -309,6 +314,7 @@ impl Keywords {
         // slots (a sample every other byte, each slot taking 2^-SAMPLED_BITS of
         // them). A free byte takes a slot for each of the 128 folded bytes.
         let (counts, size) = gram_counts();
+        let size = *size;
         let cost = |gram: &[u8]| {
             let slots = 128u64.pow(3 - gram.len().min(3) as u32);
             (counts.get(gram).copied().unwrap_or(0) << SAMPLED_BITS) + slots * size
